@@ -1,0 +1,9 @@
+/**
+ * Device-facing URL paths, relative to the server's base URL. Both sides build URLs from these,
+ * so a route change is one edit that the type checker carries to the runtime and the server.
+ */
+export const deviceRoutes = {
+  manifest: (app: string) => `v1/apps/${encodeURIComponent(app)}/manifest`,
+  artifact: (sha256: string) => `v1/artifacts/sha256/${sha256}`,
+  telemetry: (app: string) => `v1/apps/${encodeURIComponent(app)}/telemetry`,
+} as const;

@@ -1,0 +1,14 @@
+/**
+ * The storage contract: the little of SQL the server needs. PGlite implements it in-process; a
+ * PostgreSQL pool can implement it for shared deployments. Both speak the same dialect, so there is
+ * one schema and one set of migrations.
+ */
+export interface Sql {
+  query<Row extends object = Record<string, unknown>>(text: string, params?: unknown[]): Promise<Row[]>;
+}
+
+export interface Database extends Sql {
+  /** Runs `fn` in one transaction: committed if it resolves, rolled back if it throws. */
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

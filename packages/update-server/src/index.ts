@@ -1,0 +1,11 @@
+export { createApp, type AppOptions, type EdgeloopApp } from './app.js';
+export { startServer, type RunningServer, type ServerOptions } from './server.js';
+export { ServerError, type ErrorBody, type ServerErrorCode } from './errors.js';
+export type { BlobStore, StagedBlob } from './blobs/blob-store.js';
+export { fsBlobStore } from './blobs/fs-blob-store.js';
+export type { Database, Sql } from './db/database.js';
+export { openPglite } from './db/pglite.js';
+export { Registry, type ModelVersionRecord, type PublishInput } from './registry/registry.js';
+export { inspectOnnx, type OnnxInfo } from './registry/onnx.js';
+export { TelemetryStore, type VersionSummary } from './telemetry/telemetry-store.js';
+export { DEMO_SEED, seedIfEmpty } from './seed.js';
