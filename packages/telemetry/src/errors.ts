@@ -2,7 +2,10 @@
 export type TelemetryErrorCode =
   | 'invalid_argument'
   | 'incompatible_merge'
-  | 'invalid_report';
+  | 'invalid_report'
+  | 'invalid_profile'
+  | 'profile_mismatch'
+  | 'storage_failed';
 
 export class TelemetryError extends Error {
   override readonly name = 'TelemetryError';

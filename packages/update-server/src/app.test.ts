@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '@edgeloop/protocol';
 import { LatencyHistogram, type TelemetryReport } from '@edgeloop/telemetry';
-import { createTestServer, sileroV5, sileroV6, type TestServer } from './test-support.js';
+import { createTestServer, readJson, sileroV5, sileroV6, type TestServer } from './test-support.js';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const upload = (bytes: Uint8Array | string, contentType = 'application/octet-stream'): RequestInit => ({
@@ -24,7 +24,7 @@ describe('update server', () => {
     it('publishes a real ONNX model and records its signature', async () => {
       const res = await server.app.request('/v1/admin/apps/demo/models/vad/versions/5.0.0', upload(sileroV5));
       expect(res.status).toBe(201);
-      const record = await res.json();
+      const record = await readJson(res);
       expect(record).toMatchObject({ app: 'demo', model: 'vad', version: '5.0.0', seq: 1, format: 'onnx', sha256: sha256(sileroV5), size: sileroV5.byteLength });
       expect(record.signature.inputs.map((i: { name: string }) => i.name)).toEqual(['input', 'state', 'sr']);
       expect(await server.storedFiles()).toEqual([expect.stringMatching(new RegExp(`sha256/${sha256(sileroV5).slice(0, 2)}/${sha256(sileroV5)}$`))]);
@@ -34,7 +34,7 @@ describe('update server', () => {
       const first = await server.app.request('/v1/apps/demo/manifest');
       expect(first.status).toBe(200);
       expect(first.headers.get('cache-control')).toBe('no-cache');
-      const manifest = parseManifest(await first.json());
+      const manifest = parseManifest(await readJson(first));
       expect(manifest.models.vad).toMatchObject({ version: '5.0.0', format: 'onnx' });
       expect(manifest.models.vad!.files[0]).toEqual({
         role: 'model',
@@ -50,7 +50,7 @@ describe('update server', () => {
       expect(v6.status).toBe(201);
       const changed = await server.app.request('/v1/apps/demo/manifest', { headers: { 'If-None-Match': etag } });
       expect(changed.status).toBe(200);
-      const next = parseManifest(await changed.json());
+      const next = parseManifest(await readJson(changed));
       expect(next.version).toBeGreaterThan(manifest.version);
       expect(next.models.vad!.version).toBe('6.0.0');
     });
@@ -58,7 +58,7 @@ describe('update server', () => {
     it('lists versions newest first', async () => {
       const res = await server.app.request('/v1/admin/apps/demo/models/vad');
       expect(res.status).toBe(200);
-      expect((await res.json()).versions.map((v: { version: string }) => v.version)).toEqual(['6.0.0', '5.0.0']);
+      expect((await readJson(res)).versions.map((v: { version: string }) => v.version)).toEqual(['6.0.0', '5.0.0']);
     });
   });
 
@@ -91,13 +91,13 @@ describe('update server', () => {
       expect(missing.status).toBe(404);
       const malformed = await server.app.request('/v1/artifacts/sha256/not-a-hash');
       expect(malformed.status).toBe(400);
-      expect((await malformed.json()).error.message).toMatch(/64 lowercase hex digits/);
+      expect((await readJson(malformed)).error.message).toMatch(/64 lowercase hex digits/);
     });
   });
 
   describe('bad input loses nothing', () => {
     async function snapshot() {
-      const manifest = await (await server.app.request('/v1/apps/demo/manifest')).json();
+      const manifest = await readJson(await server.app.request('/v1/apps/demo/manifest'));
       return { files: await server.storedFiles(), manifest: { ...manifest, issuedAt: undefined } };
     }
 
@@ -105,12 +105,12 @@ describe('update server', () => {
       const before = await snapshot();
       const res = await server.app.request('/v1/admin/apps/demo/models/vad/versions/7.0.0', upload('definitely not onnx'));
       expect(res.status).toBe(400);
-      const body = await res.json();
+      const body = await readJson(res);
       expect(body.error.code).toBe('invalid_model');
       expect(body.error.message).toMatch(/not an ONNX model/);
       expect(body.error).not.toHaveProperty('stack');
       expect(await snapshot()).toEqual(before);
-      const versions = await (await server.app.request('/v1/admin/apps/demo/models/vad')).json();
+      const versions = await readJson(await server.app.request('/v1/admin/apps/demo/models/vad'));
       expect(versions.versions.map((v: { version: string }) => v.version)).not.toContain('7.0.0');
     });
 
@@ -130,29 +130,29 @@ describe('update server', () => {
         duplex: 'half',
       } as RequestInit);
       expect(res.status).toBe(413);
-      expect((await res.json()).error.message).toMatch(/limit of 4194304 bytes/);
+      expect((await readJson(res)).error.message).toMatch(/limit of 4194304 bytes/);
       expect(await snapshot()).toEqual(before);
     });
 
     it('refuses a duplicate version label with 409', async () => {
       const res = await server.app.request('/v1/admin/apps/demo/models/vad/versions/5.0.0', upload(sileroV6));
       expect(res.status).toBe(409);
-      expect((await res.json()).error.message).toMatch(/already has a version "5.0.0"/);
-      const v = await (await server.app.request('/v1/admin/apps/demo/models/vad/versions/5.0.0')).json();
+      expect((await readJson(res)).error.message).toMatch(/already has a version "5.0.0"/);
+      const v = await readJson(await server.app.request('/v1/admin/apps/demo/models/vad/versions/5.0.0'));
       expect(v.sha256).toBe(sha256(sileroV5));
     });
 
     it('refuses multipart uploads with 415 and says how to send the file', async () => {
       const res = await server.app.request('/v1/admin/apps/demo/models/vad/versions/7.0.0', upload(sileroV5, 'multipart/form-data; boundary=x'));
       expect(res.status).toBe(415);
-      expect((await res.json()).error.message).toMatch(/--data-binary/);
+      expect((await readJson(res)).error.message).toMatch(/--data-binary/);
     });
 
     it('404s unknown apps, models and versions', async () => {
       expect((await server.app.request('/v1/apps/nope/manifest')).status).toBe(404);
       const model = await server.app.request('/v1/admin/apps/demo/models/nope');
       expect(model.status).toBe(404);
-      expect((await model.json()).error.message).toMatch(/app "demo" has no model "nope"/);
+      expect((await readJson(model)).error.message).toMatch(/app "demo" has no model "nope"/);
       expect((await server.app.request('/v1/admin/apps/demo/models/vad/versions/9.9.9')).status).toBe(404);
       expect((await server.app.request('/v1/admin/apps/nope/models')).status).toBe(404);
       expect((await server.app.request('/v1/nowhere')).status).toBe(404);
@@ -161,7 +161,7 @@ describe('update server', () => {
     it('400s names that do not fit URLs and keys', async () => {
       const res = await server.app.request('/v1/admin/apps/Demo!/models/vad/versions/1.0.0', upload(sileroV5));
       expect(res.status).toBe(400);
-      expect((await res.json()).error.message).toMatch(/path parameter "app" must be/);
+      expect((await readJson(res)).error.message).toMatch(/path parameter "app" must be/);
     });
   });
 
@@ -190,9 +190,9 @@ describe('update server', () => {
       expect((await post(first)).status).toBe(202);
       const replay = await post(first);
       expect(replay.status).toBe(202);
-      expect(await replay.json()).toEqual({ accepted: false });
+      expect(await readJson(replay)).toEqual({ accepted: false });
       expect((await post(report())).status).toBe(202);
-      const summary = await (await server.app.request('/v1/admin/apps/demo/telemetry/summary')).json();
+      const summary = await readJson(await server.app.request('/v1/admin/apps/demo/telemetry/summary'));
       expect(summary.models).toHaveLength(1);
       expect(summary.models[0]).toMatchObject({ model: 'vad', version: '5.0.0', backend: 'wasm', reports: 2, inferences: 8, errors: 0 });
       expect(summary.models[0].latencyMs.p50).toBeCloseTo(0.6, 1);
@@ -200,18 +200,18 @@ describe('update server', () => {
     });
 
     it('rejects malformed reports with 400 naming the field, and changes no aggregate', async () => {
-      const before = await (await server.app.request('/v1/admin/apps/demo/telemetry/summary')).json();
+      const before = await readJson(await server.app.request('/v1/admin/apps/demo/telemetry/summary'));
       const bad = await post({ ...report(), models: [{ ...report().models[0], inferences: -1 }] });
       expect(bad.status).toBe(400);
-      expect((await bad.json()).error.message).toMatch(/models\.0\.inferences/);
+      expect((await readJson(bad)).error.message).toMatch(/models\.0\.inferences/);
       const mismatch = await post({ ...report(), models: [{ ...report().models[0], inferences: 99 }] });
       expect(mismatch.status).toBe(400);
-      expect((await mismatch.json()).error.message).toMatch(/holds 4 observations but inferences is 99/);
+      expect((await readJson(mismatch)).error.message).toMatch(/holds 4 observations but inferences is 99/);
       expect((await post('{not json')).status).toBe(400);
       expect((await post(report({ app: 'other' }))).status).toBe(400);
       expect((await post(report({ app: 'nope' }), 'nope')).status).toBe(404);
       expect((await post('x'.repeat(70 * 1024))).status).toBe(413);
-      expect(await (await server.app.request('/v1/admin/apps/demo/telemetry/summary')).json()).toEqual(before);
+      expect(await readJson(await server.app.request('/v1/admin/apps/demo/telemetry/summary'))).toEqual(before);
     });
   });
 });

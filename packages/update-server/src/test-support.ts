@@ -45,3 +45,12 @@ export async function createTestServer(options: { maxUploadBytes?: number } = {}
     },
   };
 }
+
+/**
+ * A response body for field-by-field assertions with `expect`: `any` here keeps tests readable and
+ * every field read is checked by the assertion that follows it.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function readJson(response: Response): Promise<any> {
+  return response.json();
+}

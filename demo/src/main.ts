@@ -1,0 +1,98 @@
+import { createRuntime, RuntimeError, type Model } from '@edgeloop/runtime';
+import { drawProbabilities } from './chart.js';
+import { decodeWav } from './wav.js';
+import { detectSpeech, median, SAMPLE_RATE, speechSegments } from './vad.js';
+
+/** What the page found, also exposed as `window.edgeloopDemo` for scripts and browser tests. */
+export interface DemoState {
+  state: 'loading' | 'done' | 'error';
+  source?: Model['source'];
+  backend?: string;
+  version?: string;
+  probabilities?: number[];
+  medianLatencyMs?: number;
+  segments?: Array<[number, number]>;
+  error?: { code: string; message: string };
+}
+
+declare global {
+  interface Window {
+    edgeloopDemo: DemoState;
+  }
+}
+
+const serverUrl =
+  new URLSearchParams(location.search).get('server') ?? import.meta.env.VITE_EDGELOOP_SERVER ?? 'http://127.0.0.1:8787/';
+const $ = (id: string) => document.getElementById(id)!;
+const runtime = createRuntime({ serverUrl, app: 'demo' });
+
+function show(state: DemoState): void {
+  window.edgeloopDemo = state;
+  document.body.dataset.state = state.state;
+}
+
+async function clip(): Promise<Float32Array> {
+  const response = await fetch(`${import.meta.env.BASE_URL}speech-16k.wav`);
+  if (!response.ok) throw new Error(`could not load the bundled clip (${response.status})`);
+  const audio = decodeWav(await response.arrayBuffer());
+  if (audio.sampleRate !== SAMPLE_RATE) throw new Error(`the clip must be ${SAMPLE_RATE} Hz, got ${audio.sampleRate}`);
+  return audio.samples;
+}
+
+async function run(model: Model, samples: Float32Array): Promise<void> {
+  $('status').textContent = 'running…';
+  const result = await detectSpeech(model, samples);
+  const segments = speechSegments(result.probabilities);
+  const medianLatencyMs = median(result.latenciesMs);
+  drawProbabilities($('chart') as HTMLCanvasElement, result.probabilities);
+  $('latency').textContent = `${medianLatencyMs.toFixed(2)} ms median (${result.latenciesMs.length} frames)`;
+  const speechSeconds = segments.reduce((total, [a, b]) => total + (b - a), 0);
+  $('segments').textContent = segments.length
+    ? `${speechSeconds.toFixed(1)} s in ${segments.length} segment${segments.length > 1 ? 's' : ''}, from ${segments[0]![0].toFixed(2)} s`
+    : 'none';
+  $('status').textContent = 'done';
+  $('telemetry').textContent = `${runtime.telemetry.pending().reduce((n, p) => n + p.inferences, 0)} inferences not yet sent`;
+  show({
+    state: 'done',
+    source: model.source,
+    backend: model.backend,
+    version: model.version,
+    probabilities: result.probabilities,
+    medianLatencyMs,
+    segments,
+  });
+}
+
+async function main(): Promise<void> {
+  show({ state: 'loading' });
+  $('server').textContent = serverUrl;
+  ($('summary') as HTMLAnchorElement).href = new URL('v1/admin/apps/demo/telemetry/summary', serverUrl).href;
+  const [model, samples] = await Promise.all([runtime.load('vad'), clip()]);
+  $('model').textContent = `vad ${model.version}`;
+  $('source').textContent = model.source === 'network' ? 'network (verified, now cached)' : 'IndexedDB cache';
+  $('backend').textContent = model.backend;
+  $('load').textContent = `${model.timings.loadMs.toFixed(0)} ms (session ${model.timings.sessionMs.toFixed(0)} ms)`;
+  await run(model, samples);
+  const runButton = $('run') as HTMLButtonElement;
+  const flushButton = $('flush') as HTMLButtonElement;
+  runButton.disabled = false;
+  flushButton.disabled = false;
+  runButton.onclick = () => void run(model, samples).catch(fail);
+  flushButton.onclick = async () => {
+    const result = await runtime.flush();
+    $('telemetry').textContent = result.error ?? `sent ${result.sent} model summaries`;
+  };
+  addEventListener('pagehide', () => void runtime.flush());
+}
+
+function fail(error: unknown): void {
+  const code = error instanceof RuntimeError ? error.code : 'error';
+  const message = error instanceof Error ? error.message : String(error);
+  $('status').textContent = 'failed';
+  const box = $('error');
+  box.hidden = false;
+  box.textContent = `${code}: ${message}`;
+  show({ state: 'error', error: { code, message } });
+}
+
+main().catch(fail);

@@ -1,0 +1,10 @@
+export { createRuntime, type LoadOptions, type Runtime, type RuntimeOptions } from './runtime.js';
+export { Model, type ModelSource, type ModelTimings } from './model.js';
+export { RuntimeError, type RuntimeErrorCode } from './errors.js';
+export { tensor, type Feeds, type Outputs, type Tensor, type TensorData, type TensorDataMap } from './engine/tensor.js';
+export type { BackendName, EngineHost, SessionInfo, SessionRequest } from './engine/engine-host.js';
+export { workerHost, type WorkerEngineHost, type WorkerHostOptions } from './host/worker-host.js';
+export { inlineHost } from './host/inline-host.js';
+export type { CachedRelease, ModelStore } from './storage/model-store.js';
+export { indexedDbStore, DB_VERSION, type EdgeloopDB, type IndexedDbStoreOptions } from './storage/indexeddb-store.js';
+export { TelemetryCollector, type FlushResult } from './telemetry/collector.js';
