@@ -9,6 +9,9 @@ export default defineConfig({
   resolve: { conditions: ['@edgeloop/source'] },
   ssr: { resolve: { conditions: ['@edgeloop/source'] } },
   test: {
+    // The JSON report is what .ci/run counts; the default reporter is for people.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.tmp/vitest-report.json' },
     projects: [
       {
         extends: true,
