@@ -39,7 +39,7 @@ describe('demo in Chromium: the whole loop', () => {
     const page = await context.newPage();
     const workers: string[] = [];
     page.on('worker', (worker) => workers.push(worker.url()));
-    await page.goto(`${site.url}?server=${encodeURIComponent(updates.server.url)}`);
+    await page.goto(`${site.url}?server=${encodeURIComponent(updates.server.url)}&key=${encodeURIComponent(updates.server.publicKey)}`);
     const first = await demoResult(page);
     expect(first.error).toBeUndefined();
     expect(first).toMatchObject({ state: 'done', source: 'network', backend: 'wasm', version: '5.0.0' });
@@ -55,7 +55,7 @@ describe('demo in Chromium: the whole loop', () => {
     // Telemetry: the page flushes, the server counts every inference.
     await page.click('#flush');
     await page.waitForFunction(() => /sent \d+ model summaries/.test(document.getElementById('telemetry')?.textContent ?? ''));
-    const summary = (await (await fetch(new URL('v1/admin/apps/demo/telemetry/summary', updates.server.url))).json()) as {
+    const summary = (await (await fetch(new URL('v1/admin/apps/demo/telemetry/summary', updates.server.url), { headers: updates.admin })).json()) as {
       models: Array<{ model: string; version: string; backend: string; inferences: number; reports: number }>;
     };
     expect(summary.models).toEqual([
@@ -89,16 +89,16 @@ describe('demo in Chromium: a tampered artifact', () => {
   });
 
   it('rejects bytes whose sha256 does not match the manifest and stores nothing', async () => {
-    const manifest = (await (await fetch(new URL('v1/apps/demo/manifest', updates.server.url))).json()) as {
-      models: { vad: { files: Array<{ sha256: string; length: number }> } };
-    };
+    const manifest = ((await (await fetch(new URL('v1/apps/demo/manifest', updates.server.url))).json()) as {
+      signed: { models: { vad: { files: Array<{ sha256: string; length: number }> } } };
+    }).signed;
     const { sha256, length } = manifest.models.vad.files[0]!;
     // Same length, different bytes, at the content-addressed path: what a corrupted disk or a hostile mirror serves.
     await writeFile(join(updates.dataDir, 'artifacts', 'sha256', sha256.slice(0, 2), sha256), new Uint8Array(length).fill(7));
 
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${site.url}?server=${encodeURIComponent(updates.server.url)}`);
+    await page.goto(`${site.url}?server=${encodeURIComponent(updates.server.url)}&key=${encodeURIComponent(updates.server.publicKey)}`);
     const result = await demoResult(page);
     expect(result.state).toBe('error');
     expect(result.error?.code).toBe('integrity');
@@ -114,9 +114,9 @@ describe('demo in Chromium: a tampered artifact', () => {
           const request = db.transaction(store).objectStore(store).count();
           request.onsuccess = () => resolve(request.result);
         });
-      return { artifacts: await count('artifacts'), active: await count('active') };
+      return { files: await count('files'), chunks: await count('chunks'), models: await count('models') };
     });
-    expect(stored).toEqual({ artifacts: 0, active: 0 });
+    expect(stored).toEqual({ files: 0, chunks: 0, models: 0 });
     await context.close();
   });
 });

@@ -29,15 +29,17 @@ describe('the loop in Node: publish → manifest → download → run → teleme
 
   it('serves a newly published version to the runtime, which runs it and reports it', async () => {
     const v6 = await readFile(require.resolve('@ricky0123/vad-web/dist/silero_vad_v6.onnx'));
-    const published = await fetch(new URL('v1/admin/apps/demo/models/vad/versions/6.0.0', updates.server.url), {
+    // `?channel=stable` makes it current at once (a rollout would stage it; see docs/rollouts.md).
+    const published = await fetch(new URL('v1/admin/apps/demo/models/vad/versions/6.0.0?channel=stable', updates.server.url), {
       method: 'POST',
       body: v6,
-      headers: { 'Content-Type': 'application/octet-stream' },
+      headers: { 'Content-Type': 'application/octet-stream', ...updates.admin },
     });
     expect(published.status).toBe(201);
 
     const storage = indexedDbStore({ name: 'loop-node' });
-    const runtime = createRuntime({ serverUrl: updates.server.url, app: 'demo', host: inlineHost(), storage });
+    const trust = { publicKeys: [updates.server.publicKey] };
+    const runtime = createRuntime({ serverUrl: updates.server.url, app: 'demo', host: inlineHost(), storage, trust });
     const model = await runtime.load('vad');
     expect(model).toMatchObject({ version: '6.0.0', source: 'network', backend: 'wasm' });
 
@@ -49,7 +51,7 @@ describe('the loop in Node: publish → manifest → download → run → teleme
     expect(segments[segments.length - 1]![1]).toBeLessThan(6.3);
 
     expect(await runtime.flush()).toEqual({ sent: 1 });
-    const summary = (await (await fetch(new URL('v1/admin/apps/demo/telemetry/summary', updates.server.url))).json()) as {
+    const summary = (await (await fetch(new URL('v1/admin/apps/demo/telemetry/summary', updates.server.url), { headers: updates.admin })).json()) as {
       models: Array<{ version: string; inferences: number; errors: number; latencyMs: { p50: number } }>;
     };
     expect(summary.models).toEqual([
@@ -58,7 +60,7 @@ describe('the loop in Node: publish → manifest → download → run → teleme
     await model.dispose();
 
     await updates.stop();
-    const offline = await createRuntime({ serverUrl: updates.server.url, app: 'demo', host: inlineHost(), storage }).load('vad');
+    const offline = await createRuntime({ serverUrl: updates.server.url, app: 'demo', host: inlineHost(), storage, trust }).load('vad');
     expect(offline).toMatchObject({ version: '6.0.0', source: 'cache' });
     const again = await detectSpeech(offline, samples);
     again.probabilities.forEach((p, i) => expect(p).toBeCloseTo(probabilities[i]!, 5));

@@ -38,12 +38,22 @@ process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
 // Sources run directly (tsx): no build step between a checkout and a running system.
-start('server', ['--import', 'tsx', '--conditions=@edgeloop/source', 'packages/update-server/src/cli.ts', 'serve', '--port', serverPort]);
-const demo = start('demo', ['node_modules/vite/bin/vite.js', 'demo', '--port', demoPort, '--strictPort'], {
-  VITE_EDGELOOP_SERVER: serverUrl,
-});
-demo.stdout.on('data', (text) => {
-  if (text.includes('Local:')) {
-    console.log(`\n  edgeloop demo:   http://127.0.0.1:${demoPort}/\n  update server:   ${serverUrl}\n`);
-  }
+const server = start('server', ['--import', 'tsx', '--conditions=@edgeloop/source', 'packages/update-server/src/cli.ts', 'serve', '--port', serverPort]);
+
+// The demo pins the server's manifest-signing key, so it starts once the server has printed it.
+let output = '';
+server.stdout.on('data', function waitForKey(text) {
+  output += text;
+  const key = /public key \(pin it in clients\): (\S+)/.exec(output)?.[1];
+  if (!key || !output.includes('listening on')) return;
+  server.stdout.off('data', waitForKey);
+  const demo = start('demo', ['node_modules/vite/bin/vite.js', 'demo', '--port', demoPort, '--strictPort'], {
+    VITE_EDGELOOP_SERVER: serverUrl,
+    VITE_EDGELOOP_PUBLIC_KEY: key,
+  });
+  demo.stdout.on('data', (chunk) => {
+    if (chunk.includes('Local:')) {
+      console.log(`\n  edgeloop demo:   http://127.0.0.1:${demoPort}/\n  update server:   ${serverUrl}\n  signing key:     ${key}\n`);
+    }
+  });
 });

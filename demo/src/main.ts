@@ -21,10 +21,16 @@ declare global {
   }
 }
 
-const serverUrl =
-  new URLSearchParams(location.search).get('server') ?? import.meta.env.VITE_EDGELOOP_SERVER ?? 'http://127.0.0.1:8787/';
+const params = new URLSearchParams(location.search);
+const serverUrl = params.get('server') ?? import.meta.env.VITE_EDGELOOP_SERVER ?? 'http://127.0.0.1:8787/';
+// The server's manifest-signing public key, as `edgeloop serve` prints it (npm start passes it in).
+const publicKey = params.get('key') ?? import.meta.env.VITE_EDGELOOP_PUBLIC_KEY;
 const $ = (id: string) => document.getElementById(id)!;
-const runtime = createRuntime({ serverUrl, app: 'demo' });
+const runtime = createRuntime({
+  serverUrl,
+  app: 'demo',
+  trust: publicKey ? { publicKeys: [publicKey] } : { trustOnFirstUse: true },
+});
 
 function show(state: DemoState): void {
   window.edgeloopDemo = state;
@@ -65,7 +71,7 @@ async function run(model: Model, samples: Float32Array): Promise<void> {
 
 async function main(): Promise<void> {
   show({ state: 'loading' });
-  $('server').textContent = serverUrl;
+  $('server').textContent = `${serverUrl} (${publicKey ? `pinned key ${publicKey.slice(0, 8)}…` : 'key trusted on first use'})`;
   ($('summary') as HTMLAnchorElement).href = new URL('v1/admin/apps/demo/telemetry/summary', serverUrl).href;
   const [model, samples] = await Promise.all([runtime.load('vad'), clip()]);
   $('model').textContent = `vad ${model.version}`;

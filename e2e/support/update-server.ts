@@ -6,6 +6,8 @@ import { startServer, type RunningServer } from '@edgeloop/update-server';
 export interface TestUpdateServer {
   server: RunningServer;
   dataDir: string;
+  /** Headers for the admin API: an admin token for app `demo`, issued at start. */
+  admin: Record<string, string>;
   /** Stops the server and keeps the data directory. */
   stop(): Promise<void>;
   /** Stops the server (if running) and deletes the data directory. */
@@ -15,7 +17,7 @@ export interface TestUpdateServer {
 /** A real update server on a free loopback port over a fresh data directory, seeded like `npm start`. */
 export async function startTestServer(): Promise<TestUpdateServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'edgeloop-e2e-'));
-  const server = await startServer({ dataDir, port: 0, log: () => {} });
+  const server = await startServer({ dataDir, port: 0, log: () => {}, issueAdminTokenFor: 'demo' });
   let running = true;
   async function stop() {
     if (!running) return;
@@ -25,6 +27,7 @@ export async function startTestServer(): Promise<TestUpdateServer> {
   return {
     server,
     dataDir,
+    admin: { Authorization: `Bearer ${server.adminToken}` },
     stop,
     async dispose() {
       await stop();

@@ -21,6 +21,8 @@ export {
   type ModelFormat,
   type ModelRelease,
 } from './manifest/manifest.js';
+export { manifestRolloutSchema, releaseVariantSchema, type ManifestRollout, type ReleaseVariant } from './manifest/manifest.js';
+export * from './rollout/index.js';
 export { deviceRoutes } from './routes.js';
 export {
   formatTensorSpecs,
@@ -31,3 +33,18 @@ export {
   type TensorDtype,
   type TensorSpec,
 } from './signature.js';
+export { canonicalJson } from './signing/canonical-json.js';
+export { fromBase64, toBase64, toHex } from './signing/base64.js';
+export { keyIdOf, signingBytes, verifyEd25519 } from './signing/ed25519.js';
+export {
+  SIGNING_CONTEXT,
+  publicKeySchema,
+  rotationStatementSchema,
+  signatureSchema,
+  signedEnvelopeSchema,
+  type PublicKeyInfo,
+  type RotationStatement,
+  type Signature,
+  type SignedEnvelope,
+} from './signing/envelope.js';
+export { TrustError, pinKeys, verifyManifestEnvelope, type TrustFailure, type TrustState, type VerifiedManifest } from './signing/trust.js';

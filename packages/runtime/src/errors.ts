@@ -6,7 +6,13 @@ export type RuntimeErrorCode =
   | 'not_found'
   | 'integrity'
   | 'storage'
+  | 'quota'
+  | 'untrusted'
+  | 'aborted'
   | 'engine'
+  | 'invalid_model'
+  | 'backend_unavailable'
+  | 'backend_lost'
   | 'unsupported_format'
   | 'disposed'
   | 'worker';

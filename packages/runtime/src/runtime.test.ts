@@ -16,10 +16,17 @@ describe('createRuntime', () => {
   let host: RecordingHost;
   let dbName: string;
   const runtimeFor = (overrides: Partial<RuntimeOptions> = {}) =>
-    createRuntime({ serverUrl: repo.url, app: 'demo', host, storage: indexedDbStore({ name: dbName }), ...overrides });
+    createRuntime({
+      serverUrl: repo.url,
+      app: 'demo',
+      host,
+      storage: indexedDbStore({ name: dbName }),
+      trust: { publicKeys: [repo.key.publicKey] },
+      ...overrides,
+    });
 
   beforeEach(async () => {
-    repo = new FakeRepository();
+    repo = await FakeRepository.create();
     await repo.start();
     host = new RecordingHost();
     dbName = `runtime-test-${++dbCounter}`;
@@ -39,7 +46,10 @@ describe('createRuntime', () => {
     expect(new TextDecoder().decode(host.created[1])).toBe('model five');
     expect(repo.requestsTo('/artifacts/')).toHaveLength(1);
     // The second poll was conditional and answered 304.
-    expect(repo.requestsTo('/manifest')[1]!.headers['if-none-match']).toBe('"m2"');
+    const [firstPoll, secondPoll] = repo.requestsTo('/manifest');
+    expect(secondPoll!.headers['if-none-match']).toMatch(/^".+"$/);
+    expect(secondPoll!.status).toBe(304);
+    expect(firstPoll!.status).toBe(200);
   });
 
   it('picks up a new release from the manifest', async () => {
@@ -73,7 +83,7 @@ describe('createRuntime', () => {
     expect(error).toBeInstanceOf(RuntimeError);
     expect(error).toMatchObject({ code: 'integrity', message: expect.stringMatching(/sha256 mismatch .* nothing was stored/) });
     expect(host.created).toHaveLength(0);
-    expect(await indexedDbStore({ name: dbName }).getActive('demo', 'vad')).toBeNull();
+    expect((await indexedDbStore({ name: dbName }).getModel('demo', 'vad')).active).toBeNull();
     // Offline now: there must be nothing to fall back to.
     await repo.stop();
     await expect(runtimeFor().load('vad')).rejects.toMatchObject({ code: 'network' });
@@ -82,18 +92,23 @@ describe('createRuntime', () => {
   it('rejects a server that sends more bytes than the manifest states', async () => {
     const release = repo.publish('vad', '5.0.0', bytesOf('model five'));
     repo.files.set(`/${release.files[0]!.url}`, bytesOf('model five and then some'));
-    await expect(runtimeFor().load('vad')).rejects.toMatchObject({ code: 'integrity', message: expect.stringMatching(/more than the 10 bytes/) });
-    expect(await indexedDbStore({ name: dbName }).getActive('demo', 'vad')).toBeNull();
+    await expect(runtimeFor().load('vad')).rejects.toMatchObject({
+      code: 'integrity',
+      message: expect.stringMatching(/announces 24 bytes but the manifest states 10/),
+    });
+    expect((await indexedDbStore({ name: dbName }).getModel('demo', 'vad')).active).toBeNull();
   });
 
-  it('keeps the previous release when a new one fails verification', async () => {
+  it('keeps running the previous release when a new one fails verification', async () => {
     repo.publish('vad', '5.0.0', bytesOf('model five'));
     await runtimeFor().load('vad');
     const six = repo.publish('vad', '6.0.0', bytesOf('model six'));
     repo.files.set(`/${six.files[0]!.url}`, bytesOf('model 5ix'));
-    await expect(runtimeFor().load('vad')).rejects.toMatchObject({ code: 'integrity' });
-    const active = await indexedDbStore({ name: dbName }).getActive('demo', 'vad');
-    expect(active?.release.version).toBe('5.0.0');
+    const model = await runtimeFor().load('vad');
+    expect(model).toMatchObject({ version: '5.0.0', source: 'cache' });
+    expect(model.delivery.problem).toMatchObject({ code: 'integrity' });
+    const { active } = await indexedDbStore({ name: dbName }).getModel('demo', 'vad');
+    expect(active?.version).toBe('5.0.0');
   });
 
   it('names the models an app has when asked for another', async () => {
@@ -102,8 +117,9 @@ describe('createRuntime', () => {
   });
 
   it('refuses bad arguments before any request', async () => {
-    expect(() => createRuntime({ serverUrl: 'not a url', app: 'demo' })).toThrow(/serverUrl must be an absolute URL/);
-    expect(() => createRuntime({ serverUrl: repo.url, app: 'Demo App' })).toThrow(/app must be 1–64 characters/);
+    const trust = { publicKeys: [repo.key.publicKey] };
+    expect(() => createRuntime({ serverUrl: 'not a url', app: 'demo', trust })).toThrow(/serverUrl must be an absolute URL/);
+    expect(() => createRuntime({ serverUrl: repo.url, app: 'Demo App', trust })).toThrow(/app must be 1–64 characters/);
     await expect(runtimeFor().load('../etc')).rejects.toMatchObject({ code: 'invalid_argument' });
     expect(repo.requests).toHaveLength(0);
   });
@@ -114,7 +130,7 @@ describe('createRuntime', () => {
     const x = tensor('float32', Float32Array.of(1, 2), [2]);
     await expect(model.run({ z: x })).rejects.toMatchObject({
       code: 'invalid_argument',
-      message: "model \"vad\" takes inputs 'x'; missing 'x'; unknown 'z'",
+      message: "model \"vad\" takes inputs 'x': float32[?]; missing 'x'; unknown 'z'",
     });
     expect(await model.run({ x })).toEqual({ y: x });
     await model.dispose();

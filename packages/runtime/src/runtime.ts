@@ -1,13 +1,19 @@
-import { isName, modelFile, NAME_RULE, type Manifest, type ModelRelease } from '@edgeloop/protocol';
-import { downloadFile } from './delivery/download.js';
-import { fetchManifest } from './delivery/manifest-client.js';
-import type { BackendName, EngineHost } from './engine/engine-host.js';
+import { isName, NAME_RULE, type DeviceContext } from '@edgeloop/protocol';
+import { localStorageIds, memoryIds, rolloutChooser, type InstallIdStorage, type RolloutChooser } from './rollout/index.js';
+import { Delivery, type ActivationPolicy, type LoadProgress } from './delivery/delivery.js';
+import { DEFAULT_MAX_MANIFEST_BYTES } from './delivery/manifest-client.js';
+import type { TrustOptions } from './delivery/trust-options.js';
+import { UpdatePoller, type UpdatePolicy } from './delivery/update-poller.js';
+import type { Capabilities } from './capabilities/capabilities.js';
+import { checkBackendList, DEFAULT_BACKENDS, type BackendName, type BackendOptions } from './engine/backends.js';
+import type { EngineHost } from './engine/engine-host.js';
+import { openModel } from './engine/open-model.js';
 import { RuntimeError } from './errors.js';
 import { inlineHost } from './host/inline-host.js';
-import { workerHost, type WorkerEngineHost } from './host/worker-host.js';
-import { Model, type ModelSource } from './model.js';
+import { workerHost } from './host/worker-host.js';
+import type { Model, ModelEvent } from './model.js';
 import { indexedDbStore } from './storage/indexeddb-store.js';
-import type { CachedRelease, ModelStore } from './storage/model-store.js';
+import type { ModelStore } from './storage/model-store.js';
 import { TelemetryCollector, type FlushResult } from './telemetry/collector.js';
 
 export interface RuntimeOptions {
@@ -22,16 +28,48 @@ export interface RuntimeOptions {
    * `main-thread` runs on the calling thread; or pass an {@link EngineHost}.
    */
   host?: 'worker' | 'main-thread' | EngineHost;
-  /** Backends to try, in order. Default `['wasm']`. */
+  /** Backends to try, in order; each model may override. Default `['webgpu', 'wasm']`. */
   backends?: readonly BackendName[];
-  /** URL prefix for onnxruntime-web's .wasm files when they are not served next to its module. */
+  /** Settings per backend, e.g. `{ wasm: { numThreads: 1 } }`; each model may override. */
+  backendOptions?: BackendOptions;
+  /** URL prefix for onnxruntime-web's .wasm files; shorthand for `backendOptions.wasm.wasmPaths`. */
   wasmPaths?: string;
+  /** Told when a model changes backend after a device loss, or its worker was restarted. */
+  onEvent?: (event: ModelEvent) => void;
   /** The fetch to use; default the global one. */
   fetch?: typeof fetch;
+  /**
+   * Whom to trust to sign manifests: `{ publicKeys: [...] }` pins the server's Ed25519 key(s)
+   * (base64, printed by `edgeloop serve`); `{ trustOnFirstUse: true }` pins the first signer seen.
+   */
+  trust: TrustOptions;
+  /** When a new release goes live: during `load()` (`on-load`, default) or on the next load (`next-load`). */
+  activation?: ActivationPolicy;
+  /** Background update checks after the first load; off unless `intervalMs` is set. */
+  updates?: UpdatePolicy;
+  /** Manifests larger than this are refused unread. Default 1 MiB. */
+  maxManifestBytes?: number;
+  /** The clock (ms since epoch) used for manifest expiry; for tests. */
+  now?: () => number;
+  /**
+   * Staged rollouts are evaluated on the device: `ids` keeps the random install id (default
+   * localStorage, else memory), `device` is what targeting rules may test (see detectDeviceContext).
+   */
+  rollout?: { ids?: InstallIdStorage; device?: DeviceContext };
 }
 
 export interface LoadOptions {
   signal?: AbortSignal;
+  /** Backends to try for this model, in order; default the runtime's. */
+  backends?: readonly BackendName[];
+  /** Settings per backend for this model; default the runtime's. */
+  backendOptions?: BackendOptions;
+  /** `shared` (default): the runtime's shared worker. `own`: a worker for this model alone, so it never waits for another. */
+  worker?: 'shared' | 'own';
+  /** Overrides the runtime's activation policy for this load. */
+  activation?: ActivationPolicy;
+  /** Download progress: bytes loaded and total, overall and per file, and how many came from the cache. */
+  onProgress?: (progress: LoadProgress) => void;
 }
 
 export interface Runtime {
@@ -44,14 +82,29 @@ export interface Runtime {
   flush(): Promise<FlushResult>;
   /** The telemetry collector, to inspect what is pending. */
   readonly telemetry: TelemetryCollector;
+  /** What the engines' thread can do (WebGPU adapter and features, threads, isolation), probed once. */
+  capabilities(): Promise<Capabilities>;
+  /**
+   * Checks the manifest now and prefetches new releases of the models loaded so far (staged, not
+   * activated: the next `load()` uses them). Resolves with the models that have an update ready.
+   */
+  checkForUpdates(options?: { signal?: AbortSignal }): Promise<string[]>;
+  /**
+   * Events: `activated` (a release went live here or in another tab), `update-ready`,
+   * `update-failed`, `manifest-stale`, `manifest-rejected`; each a CustomEvent with `detail`.
+   */
+  addEventListener(type: RuntimeEventType, listener: (event: CustomEvent) => void): void;
+  removeEventListener(type: RuntimeEventType, listener: (event: CustomEvent) => void): void;
   /** Stops the worker and closes storage; loaded models stop working. */
   dispose(): void;
 }
 
+export type RuntimeEventType = 'activated' | 'update-ready' | 'update-failed' | 'manifest-stale' | 'manifest-rejected';
+
 /**
  * Creates a runtime for one app on one update server.
  * @example
- * const runtime = createRuntime({ serverUrl: 'http://127.0.0.1:8787/', app: 'demo' });
+ * const runtime = createRuntime({ serverUrl: 'http://127.0.0.1:8787/', app: 'demo', trust: { publicKeys: [SERVER_KEY] } });
  * const vad = await runtime.load('vad');
  * const out = await vad.run(feeds);
  */
@@ -60,8 +113,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   if (!isName(options.app)) throw new RuntimeError('invalid_argument', `app must be ${NAME_RULE}; got ${JSON.stringify(options.app)}`);
   const app = options.app;
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const backends = options.backends ?? ['wasm'];
-  if (backends.length === 0) throw new RuntimeError('invalid_argument', 'backends must name at least one backend, e.g. ["wasm"]');
+  const backends = options.backends ?? DEFAULT_BACKENDS;
+  checkBackendList(backends);
+  const backendOptions: BackendOptions = options.wasmPaths === undefined
+    ? (options.backendOptions ?? {})
+    : { ...options.backendOptions, wasm: { wasmPaths: options.wasmPaths, ...options.backendOptions?.wasm } };
   const telemetry = new TelemetryCollector({ app, baseUrl, fetch: fetchImpl });
   let store: ModelStore | undefined = options.storage;
   let host: EngineHost | undefined = typeof options.host === 'object' ? options.host : undefined;
@@ -69,6 +125,43 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   // Storage and the worker are created on first load, not at construction: nothing is touched
   // (or detected) until the app asks for a model.
   const getStore = () => (store ??= indexedDbStore());
+  if (!options.trust || (!('publicKeys' in options.trust) && !('trustOnFirstUse' in options.trust))) {
+    throw new RuntimeError('invalid_argument', 'trust must be { publicKeys: [...] } (the server\'s Ed25519 public keys, base64) or { trustOnFirstUse: true }');
+  }
+  const events = new EventTarget();
+  const loaded = new Set<string>();
+  let delivery: Delivery | undefined;
+  const getDelivery = () =>
+    (delivery ??= new Delivery({
+      app,
+      baseUrl,
+      store: getStore,
+      fetch: fetchImpl,
+      trust: options.trust,
+      now: options.now ?? Date.now,
+      maxManifestBytes: options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES,
+      events,
+      storageManager: globalThis.navigator?.storage ?? null,
+      locks: globalThis.navigator?.locks ?? null,
+      channel: typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel(`edgeloop:${app}`),
+      choose: (entry) => getChooser().choose(entry),
+    }));
+  let chooser: RolloutChooser | undefined;
+  // The install id stays on the device: localStorage where there is one, else memory (pass
+  // `rollout.ids` to persist it elsewhere, e.g. a file in Node).
+  const getChooser = () =>
+    (chooser ??= rolloutChooser({
+      ids: options.rollout?.ids ?? (typeof localStorage === 'undefined' ? memoryIds() : localStorageIds()),
+      ...(options.rollout?.device && { device: options.rollout.device }),
+    }));
+  const checkForUpdates = async (checkOptions: { signal?: AbortSignal } = {}) => {
+    const ready: string[] = [];
+    for (const name of loaded) {
+      if (await getDelivery().prefetch(name, checkOptions.signal)) ready.push(name);
+    }
+    return ready;
+  };
+  const poller = options.updates?.intervalMs ? new UpdatePoller(options.updates, checkForUpdates) : undefined;
   const getHost = () => {
     if (host) return host;
     const mode = options.host ?? (typeof Worker === 'undefined' ? 'main-thread' : 'worker');
@@ -76,84 +169,53 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     return host;
   };
 
-  async function resolveRelease(name: string, signal?: AbortSignal): Promise<{ release: ModelRelease; cached: CachedRelease | null; offline: RuntimeError | null }> {
-    const cachedPromise = getStore().getActive(app, name);
-    let manifest: Manifest;
-    try {
-      manifest = (await fetchManifest(baseUrl, app, getStore(), fetchImpl, signal)).manifest;
-    } catch (error) {
-      const cached = await cachedPromise;
-      // Unreachable server: run what is cached. Any other failure is the app's to see.
-      if (error instanceof RuntimeError && error.code === 'network' && cached) {
-        return { release: cached.release, cached, offline: error };
-      }
-      if (error instanceof RuntimeError && error.code === 'network') {
-        throw new RuntimeError('network', `${error.message}; model "${name}" is not cached yet, so it cannot run offline`, { cause: error });
-      }
-      throw error;
-    }
-    const release = manifest.models[name];
-    if (!release) {
-      const available = Object.keys(manifest.models);
-      throw new RuntimeError(
-        'not_found',
-        `app "${app}" has no model "${name}"; its manifest lists ${available.length > 0 ? available.map((m) => `"${m}"`).join(', ') : 'no models'}`,
-      );
-    }
-    const cached = await cachedPromise;
-    return { release, cached: cached?.release.releaseId === release.releaseId ? cached : null, offline: null };
-  }
-
   return {
     telemetry,
 
     async load(name, loadOptions = {}) {
       if (!isName(name)) throw new RuntimeError('invalid_argument', `model name must be ${NAME_RULE}; got ${JSON.stringify(name)}`);
+      if (loadOptions.backends) checkBackendList(loadOptions.backends);
       const started = performance.now();
-      const { release, cached } = await resolveRelease(name, loadOptions.signal);
-      const main = modelFile(release);
-      let bytes: ArrayBuffer;
-      let source: ModelSource;
-      let downloadMs = 0;
-      if (cached) {
-        bytes = cached.files.get(main.sha256)!;
-        source = 'cache';
-      } else {
-        const downloadStarted = performance.now();
-        const files = new Map<string, ArrayBuffer>();
-        for (const file of release.files) {
-          const url = new URL(file.url, baseUrl).href;
-          files.set(file.sha256, await downloadFile(url, file, { fetch: fetchImpl, ...(loadOptions.signal && { signal: loadOptions.signal }) }));
-        }
-        downloadMs = performance.now() - downloadStarted;
-        await getStore().activate(app, release, files);
-        bytes = files.get(main.sha256)!;
-        source = 'network';
-      }
-      // The engine takes ownership of the buffer it is given; keep the stored copy intact.
-      const session = await getHost().createSession({
-        format: release.format,
-        bytes: bytes.slice(0),
-        backends,
-        ...(options.wasmPaths !== undefined && { wasmPaths: options.wasmPaths }),
-      });
-      return new Model({
+      const model = await getDelivery().acquire(
         name,
-        version: release.version,
-        releaseId: release.releaseId,
-        format: release.format,
-        source,
-        timings: { loadMs: performance.now() - started, downloadMs, sessionMs: session.createMs },
-        host: getHost(),
-        session,
-        telemetry,
-      });
+        {
+          activation: loadOptions.activation ?? options.activation ?? 'on-load',
+          ...(loadOptions.signal && { signal: loadOptions.signal }),
+          ...(loadOptions.onProgress && { onProgress: loadOptions.onProgress }),
+        },
+        (release, files, source, meta) =>
+          openModel({
+            release,
+            files,
+            source,
+            downloadMs: meta.downloadMs,
+            startedAt: started,
+            host: getHost(),
+            telemetry,
+            onEvent: options.onEvent ?? (() => {}),
+            backends: loadOptions.backends ?? backends,
+            backendOptions: loadOptions.backendOptions ?? backendOptions,
+            delivery: { manifest: meta.manifest, updatePending: meta.updatePending, cohort: meta.cohort, ...(meta.problem && { problem: meta.problem }) },
+            ...(loadOptions.worker !== undefined && { worker: loadOptions.worker }),
+          }),
+      );
+      loaded.add(name);
+      poller?.start();
+      return model;
     },
+
+    checkForUpdates,
+
+    addEventListener: (type, listener) => events.addEventListener(type, listener as EventListener),
+    removeEventListener: (type, listener) => events.removeEventListener(type, listener as EventListener),
+
+    capabilities: () => getHost().capabilities(),
 
     flush: () => telemetry.flush(),
 
     dispose() {
-      if (host && 'terminate' in host) (host as WorkerEngineHost).terminate();
+      poller?.stop();
+      host?.terminate?.();
       store?.close();
     },
   };

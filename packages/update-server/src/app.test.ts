@@ -1,18 +1,19 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseManifest } from '@edgeloop/protocol';
+import { pinKeys, verifyManifestEnvelope, type Manifest } from '@edgeloop/protocol';
 import { LatencyHistogram, type TelemetryReport } from '@edgeloop/telemetry';
 import { createTestServer, readJson, sileroV5, sileroV6, type TestServer } from './test-support.js';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+let server: TestServer;
 const upload = (bytes: Uint8Array | string, contentType = 'application/octet-stream'): RequestInit => ({
   method: 'POST',
   body: bytes,
-  headers: { 'Content-Type': contentType },
+  headers: { 'Content-Type': contentType, ...server.auth() },
 });
+const admin = (path: string) => server.app.request(path, { headers: server.auth() });
 
 describe('update server', () => {
-  let server: TestServer;
   beforeAll(async () => {
     server = await createTestServer({ maxUploadBytes: 4 * 1024 * 1024 });
   });
@@ -30,11 +31,17 @@ describe('update server', () => {
       expect(await server.storedFiles()).toEqual([expect.stringMatching(new RegExp(`sha256/${sha256(sileroV5).slice(0, 2)}/${sha256(sileroV5)}$`))]);
     });
 
-    it('serves the newest version of each model in the manifest, from memory, with an ETag', async () => {
+    const verify = async (response: Response): Promise<Manifest> => {
+      const trust = await pinKeys([server.manifests.signer.key.publicKey]);
+      return (await verifyManifestEnvelope(await readJson(response), trust, new Date())).manifest;
+    };
+
+    it('serves the newest version of each model in a signed manifest, from memory, with an ETag', async () => {
       const first = await server.app.request('/v1/apps/demo/manifest');
       expect(first.status).toBe(200);
       expect(first.headers.get('cache-control')).toBe('no-cache');
-      const manifest = parseManifest(await readJson(first));
+      const manifest = await verify(first);
+      expect(Date.parse(manifest.expires) - Date.parse(manifest.issuedAt)).toBe(24 * 60 * 60 * 1000);
       expect(manifest.models.vad).toMatchObject({ version: '5.0.0', format: 'onnx' });
       expect(manifest.models.vad!.files[0]).toEqual({
         role: 'model',
@@ -46,17 +53,24 @@ describe('update server', () => {
       const again = await server.app.request('/v1/apps/demo/manifest', { headers: { 'If-None-Match': etag } });
       expect(again.status).toBe(304);
 
-      const v6 = await server.app.request('/v1/admin/apps/demo/models/vad/versions/6.0.0', upload(sileroV6));
+      // A later version reaches devices only through a channel (here set at publish) or a rollout.
+      const v6 = await server.app.request('/v1/admin/apps/demo/models/vad/versions/6.0.0?channel=stable', upload(sileroV6));
       expect(v6.status).toBe(201);
       const changed = await server.app.request('/v1/apps/demo/manifest', { headers: { 'If-None-Match': etag } });
       expect(changed.status).toBe(200);
-      const next = parseManifest(await readJson(changed));
+      const next = await verify(changed);
       expect(next.version).toBeGreaterThan(manifest.version);
       expect(next.models.vad!.version).toBe('6.0.0');
     });
 
+    it('serves the public key that signs manifests', async () => {
+      const keys = await readJson(await server.app.request('/v1/keys'));
+      expect(keys).toEqual({ keys: [server.manifests.signer.key], rotations: [] });
+      expect(server.manifests.signer.key.publicKey).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    });
+
     it('lists versions newest first', async () => {
-      const res = await server.app.request('/v1/admin/apps/demo/models/vad');
+      const res = await admin('/v1/admin/apps/demo/models/vad');
       expect(res.status).toBe(200);
       expect((await readJson(res)).versions.map((v: { version: string }) => v.version)).toEqual(['6.0.0', '5.0.0']);
     });
@@ -110,7 +124,7 @@ describe('update server', () => {
       expect(body.error.message).toMatch(/not an ONNX model/);
       expect(body.error).not.toHaveProperty('stack');
       expect(await snapshot()).toEqual(before);
-      const versions = await readJson(await server.app.request('/v1/admin/apps/demo/models/vad'));
+      const versions = await readJson(await admin('/v1/admin/apps/demo/models/vad'));
       expect(versions.versions.map((v: { version: string }) => v.version)).not.toContain('7.0.0');
     });
 
@@ -126,7 +140,7 @@ describe('update server', () => {
       const res = await server.app.request('/v1/admin/apps/demo/models/vad/versions/7.0.0', {
         method: 'POST',
         body: chunked,
-        headers: { 'Content-Type': 'application/octet-stream' },
+        headers: { 'Content-Type': 'application/octet-stream', ...server.auth() },
         duplex: 'half',
       } as RequestInit);
       expect(res.status).toBe(413);
@@ -138,7 +152,7 @@ describe('update server', () => {
       const res = await server.app.request('/v1/admin/apps/demo/models/vad/versions/5.0.0', upload(sileroV6));
       expect(res.status).toBe(409);
       expect((await readJson(res)).error.message).toMatch(/already has a version "5.0.0"/);
-      const v = await readJson(await server.app.request('/v1/admin/apps/demo/models/vad/versions/5.0.0'));
+      const v = await readJson(await admin('/v1/admin/apps/demo/models/vad/versions/5.0.0'));
       expect(v.sha256).toBe(sha256(sileroV5));
     });
 
@@ -150,11 +164,11 @@ describe('update server', () => {
 
     it('404s unknown apps, models and versions', async () => {
       expect((await server.app.request('/v1/apps/nope/manifest')).status).toBe(404);
-      const model = await server.app.request('/v1/admin/apps/demo/models/nope');
+      const model = await admin('/v1/admin/apps/demo/models/nope');
       expect(model.status).toBe(404);
       expect((await readJson(model)).error.message).toMatch(/app "demo" has no model "nope"/);
-      expect((await server.app.request('/v1/admin/apps/demo/models/vad/versions/9.9.9')).status).toBe(404);
-      expect((await server.app.request('/v1/admin/apps/nope/models')).status).toBe(404);
+      expect((await admin('/v1/admin/apps/demo/models/vad/versions/9.9.9')).status).toBe(404);
+      expect((await admin('/v1/admin/apps/nope/models')).status).toBe(404);
       expect((await server.app.request('/v1/nowhere')).status).toBe(404);
     });
 
@@ -192,7 +206,7 @@ describe('update server', () => {
       expect(replay.status).toBe(202);
       expect(await readJson(replay)).toEqual({ accepted: false });
       expect((await post(report())).status).toBe(202);
-      const summary = await readJson(await server.app.request('/v1/admin/apps/demo/telemetry/summary'));
+      const summary = await readJson(await admin('/v1/admin/apps/demo/telemetry/summary'));
       expect(summary.models).toHaveLength(1);
       expect(summary.models[0]).toMatchObject({ model: 'vad', version: '5.0.0', backend: 'wasm', reports: 2, inferences: 8, errors: 0 });
       expect(summary.models[0].latencyMs.p50).toBeCloseTo(0.6, 1);
@@ -200,7 +214,7 @@ describe('update server', () => {
     });
 
     it('rejects malformed reports with 400 naming the field, and changes no aggregate', async () => {
-      const before = await readJson(await server.app.request('/v1/admin/apps/demo/telemetry/summary'));
+      const before = await readJson(await admin('/v1/admin/apps/demo/telemetry/summary'));
       const bad = await post({ ...report(), models: [{ ...report().models[0], inferences: -1 }] });
       expect(bad.status).toBe(400);
       expect((await readJson(bad)).error.message).toMatch(/models\.0\.inferences/);
@@ -211,7 +225,7 @@ describe('update server', () => {
       expect((await post(report({ app: 'other' }))).status).toBe(400);
       expect((await post(report({ app: 'nope' }), 'nope')).status).toBe(404);
       expect((await post('x'.repeat(70 * 1024))).status).toBe(413);
-      expect(await readJson(await server.app.request('/v1/admin/apps/demo/telemetry/summary'))).toEqual(before);
+      expect(await readJson(await admin('/v1/admin/apps/demo/telemetry/summary'))).toEqual(before);
     });
   });
 });

@@ -1,11 +1,17 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
+import { requestId } from 'hono/request-id';
+import { TokenStore } from './auth/tokens.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import type { Database } from './db/database.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
+import { keysRoute } from './manifest/keys-route.js';
 import { ManifestCache } from './manifest/manifest-cache.js';
+import { ephemeralSigner, type ManifestSigner } from './manifest/signing-key.js';
+import { CHANGES_CHANNEL } from './registry/changes.js';
 import { Registry } from './registry/registry.js';
-import { adminRoutes } from './routes/admin.js';
+import { RolloutService } from './rollouts/rollout-service.js';
+import { adminApi } from './routes/admin/index.js';
 import { deviceRoutes } from './routes/device.js';
 import { TelemetryStore } from './telemetry/telemetry-store.js';
 
@@ -16,6 +22,16 @@ export interface AppOptions {
   maxUploadBytes?: number;
   /** Origins allowed to call the device API from a browser. Default `*` (it needs no credentials). */
   corsOrigins?: string | string[];
+  /** Origins allowed to call the admin API from a browser (e.g. a dashboard). Default: none. */
+  adminCorsOrigins?: string | string[];
+  /** Unreferenced artifacts younger than this survive GC (uploads in flight). Default 1 hour. */
+  gcGraceMs?: number;
+  /** Signs manifests. Default: a fresh key per app instance (tests); `startServer` loads a persistent one. */
+  signer?: ManifestSigner;
+  /** Lifetime of a signed manifest; default 24 h. */
+  manifestTtlMs?: number;
+  /** Clock for manifest expiry, in ms since the epoch (tests). */
+  now?: () => number;
   log?: (message: string, error?: unknown) => void;
 }
 
@@ -23,8 +39,14 @@ export interface EdgeloopApp {
   /** The Hono app: serve it with any Hono adapter, or call `app.request()` in tests. */
   app: Hono;
   registry: Registry;
+  rollouts: RolloutService;
+  tokens: TokenStore;
   telemetry: TelemetryStore;
   manifests: ManifestCache;
+  /** Resolves once this instance listens for changes made by other instances. */
+  ready: Promise<void>;
+  /** Stops listening for changes (the database stays open: it belongs to the caller). */
+  close(): Promise<void>;
 }
 
 /**
@@ -34,14 +56,23 @@ export interface EdgeloopApp {
 export function createApp(options: AppOptions): EdgeloopApp {
   const log = options.log ?? ((message: string, error?: unknown) => console.error(message, error ?? ''));
   let manifests: ManifestCache | undefined;
-  const registry = new Registry({
-    db: options.db,
-    blobs: options.blobs,
-    maxUploadBytes: options.maxUploadBytes ?? 512 * 1024 * 1024,
-    onChange: (changedApp) => manifests?.invalidate(changedApp),
+  // Rebuild at once rather than on the next poll, so polls are answered from memory.
+  const changed = (app: string) => {
+    manifests?.invalidate(app);
+    manifests?.get(app).catch((error: unknown) => log(`rebuilding the manifest of ${app} failed`, error));
+  };
+  const registry = new Registry({ db: options.db, blobs: options.blobs, maxUploadBytes: options.maxUploadBytes ?? 512 * 1024 * 1024, onChange: changed });
+  const signer = options.signer ?? ephemeralSigner();
+  manifests = new ManifestCache(registry, {
+    signer,
+    ...(options.manifestTtlMs !== undefined && { ttlMs: options.manifestTtlMs }),
+    ...(options.now !== undefined && { now: options.now }),
   });
-  manifests = new ManifestCache(registry);
+  const rollouts = new RolloutService({ db: options.db, onChange: changed });
+  const tokens = new TokenStore(options.db);
   const telemetry = new TelemetryStore(options.db);
+  // Changes committed by any instance (this one too) arrive here after commit: LISTEN/NOTIFY.
+  const listening = options.db.listen(CHANGES_CHANNEL, (app) => changed(app));
 
   const app = new Hono();
   app.onError(errorHandler(log));
@@ -59,7 +90,35 @@ export function createApp(options: AppOptions): EdgeloopApp {
       exposeHeaders: ['ETag', 'Content-Length', 'Content-Range', 'Accept-Ranges'],
     }),
   );
+  if (options.adminCorsOrigins !== undefined) {
+    app.use(
+      '/v1/admin/*',
+      cors({
+        origin: options.adminCorsOrigins,
+        allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
+        allowMethods: ['GET', 'POST', 'PUT', 'DELETE'],
+        exposeHeaders: ['X-Request-Id', 'Idempotent-Replayed'],
+      }),
+    );
+  }
+  app.use('/v1/admin/*', requestId());
+  app.route('/v1', keysRoute(signer));
   app.route('/v1', deviceRoutes({ manifests, blobs: options.blobs, telemetry }));
-  app.route('/v1/admin', adminRoutes({ registry, telemetry }));
-  return { app, registry, telemetry, manifests };
+  app.route(
+    '/v1/admin',
+    adminApi({ db: options.db, blobs: options.blobs, registry, rollouts, tokens, telemetry, gcGraceMs: options.gcGraceMs ?? 60 * 60 * 1000 }),
+  );
+  const ready = listening.then(() => undefined);
+  return {
+    app,
+    registry,
+    rollouts,
+    tokens,
+    telemetry,
+    manifests,
+    ready,
+    async close() {
+      await (await listening)();
+    },
+  };
 }

@@ -3,6 +3,8 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 /** Every failure this package answers with; `code` is stable and machine-readable. */
 export type ServerErrorCode =
   | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
   | 'invalid_model'
   | 'not_found'
   | 'conflict'
@@ -12,6 +14,8 @@ export type ServerErrorCode =
 
 const STATUS: Record<ServerErrorCode, ContentfulStatusCode> = {
   bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
   invalid_model: 400,
   not_found: 404,
   conflict: 409,

@@ -24,6 +24,7 @@ export async function seedIfEmpty(registry: Registry, log: (message: string) => 
     model: DEMO_SEED.model,
     version: DEMO_SEED.version,
     format: 'onnx',
+    publisher: 'seed',
     body: new Blob([bytes]).stream(),
   });
   log(`seeded ${DEMO_SEED.app}/${DEMO_SEED.model}@${DEMO_SEED.version} (Silero VAD v5, ${bytes.byteLength} bytes)`);

@@ -5,7 +5,10 @@ import { join, resolve } from 'node:path';
 import { createApp, type EdgeloopApp } from './app.js';
 import { fsBlobStore } from './blobs/fs-blob-store.js';
 import { openPglite } from './db/pglite.js';
+import { openPostgres } from './db/postgres.js';
+import { bootstrapToken } from './auth/bootstrap.js';
 import { seedIfEmpty } from './seed.js';
+import { loadSigningKey } from './manifest/signing-key.js';
 
 export interface ServerOptions {
   /** Where the embedded database and artifacts live. Created when missing. */
@@ -19,11 +22,27 @@ export interface ServerOptions {
   maxUploadBytes?: number;
   corsOrigins?: string | string[];
   log?: (message: string) => void;
+  /** PKCS#8 PEM of the Ed25519 manifest signing key; default: `<dataDir>/keys/`, created on first start. */
+  signingKeyPem?: string;
+  /** Lifetime of a signed manifest; default 24 h. */
+  manifestTtlMs?: number;
+  /** A PostgreSQL URL: shared state for several instances. Default: PGlite in `<dataDir>/db`. */
+  databaseUrl?: string;
+  /** Origins allowed to call the admin API from a browser. Default: none. */
+  adminCorsOrigins?: string | string[];
+  /** Create an admin token for this app at start and return it as `adminToken` (tests, demos). */
+  issueAdminTokenFor?: string;
+  /** How often due rollout steps are advanced. Default 15 s. */
+  rolloutTickMs?: number;
 }
 
 export interface RunningServer extends EdgeloopApp {
+  /** The base64 Ed25519 public key that signs this server's manifests: what clients pin. */
+  publicKey: string;
   /** Base URL ending in `/`, e.g. `http://127.0.0.1:8787/`. */
   url: string;
+  /** Set when `issueAdminTokenFor` was given: an admin token for that app. */
+  adminToken?: string;
   close(): Promise<void>;
 }
 
@@ -32,16 +51,30 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const log = options.log ?? ((message: string) => console.log(message));
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
-  const db = await openPglite(join(dataDir, 'db'));
+  const db = options.databaseUrl ? await openPostgres(options.databaseUrl, { log }) : await openPglite(join(dataDir, 'db'));
   const blobs = fsBlobStore(join(dataDir, 'artifacts'));
+  const { signer, created } = await loadSigningKey({
+    dataDir,
+    ...(options.signingKeyPem !== undefined && { privateKeyPem: options.signingKeyPem }),
+  });
+  log(`manifest signing key ${created ? 'created' : 'loaded'}: ${signer.key.keyId.slice(0, 16)}… public key (pin it in clients): ${signer.key.publicKey}`);
   const edgeloop = createApp({
     db,
     blobs,
     ...(options.maxUploadBytes !== undefined && { maxUploadBytes: options.maxUploadBytes }),
     ...(options.corsOrigins !== undefined && { corsOrigins: options.corsOrigins }),
+    ...(options.adminCorsOrigins !== undefined && { adminCorsOrigins: options.adminCorsOrigins }),
+    signer,
+    ...(options.manifestTtlMs !== undefined && { manifestTtlMs: options.manifestTtlMs }),
     log: (message, error) => log(`${message} ${error instanceof Error ? (error.stack ?? error.message) : String(error ?? '')}`),
   });
+  await edgeloop.ready;
   if (options.seed ?? true) await seedIfEmpty(edgeloop.registry, log);
+  const adminToken = options.issueAdminTokenFor ? (await bootstrapToken(db, { app: options.issueAdminTokenFor, name: 'startServer' })).token : undefined;
+  const tick = setInterval(() => {
+    edgeloop.rollouts.tick().catch((error: unknown) => log(`advancing rollouts failed: ${error instanceof Error ? error.message : String(error)}`));
+  }, options.rolloutTickMs ?? 15_000);
+  tick.unref();
 
   const host = options.host ?? '127.0.0.1';
   const server = await new Promise<ServerType>((resolveServer, reject) => {
@@ -52,13 +85,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
   return {
     ...edgeloop,
+    publicKey: signer.key.publicKey,
     url,
+    ...(adminToken !== undefined && { adminToken }),
     async close() {
+      clearInterval(tick);
       await new Promise<void>((resolveClose) => {
         server.close(() => resolveClose());
         // Keep-alive sockets would hold close() open; nothing of ours is mid-write at this point.
         if ('closeAllConnections' in server) server.closeAllConnections();
       });
+      await edgeloop.close();
       await db.close();
     },
   };

@@ -3,9 +3,11 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, type EdgeloopApp } from './app.js';
+import { createApp, type AppOptions, type EdgeloopApp } from './app.js';
 import { fsBlobStore } from './blobs/fs-blob-store.js';
 import { openPglite } from './db/pglite.js';
+import type { Database } from './db/database.js';
+import { bootstrapToken } from './auth/bootstrap.js';
 
 const require = createRequire(import.meta.url);
 
@@ -14,6 +16,11 @@ export const sileroV5 = new Uint8Array(readFileSync(require.resolve('@ricky0123/
 export const sileroV6 = new Uint8Array(readFileSync(require.resolve('@ricky0123/vad-web/dist/silero_vad_v6.onnx')));
 
 export interface TestServer extends EdgeloopApp {
+  db: Database;
+  /** An admin token for app `demo` (created directly in the database, like the bootstrap command). */
+  adminToken: string;
+  /** Headers carrying `token` (default the admin token). */
+  auth(token?: string): Record<string, string>;
   artifactsDir: string;
   /** Every file under the artifacts directory, for "nothing was stored" assertions. */
   storedFiles(): Promise<string[]>;
@@ -21,13 +28,18 @@ export interface TestServer extends EdgeloopApp {
 }
 
 /** An app over an in-memory PGlite and a temporary artifacts directory. */
-export async function createTestServer(options: { maxUploadBytes?: number } = {}): Promise<TestServer> {
+export async function createTestServer(options: Pick<AppOptions, 'maxUploadBytes' | 'manifestTtlMs' | 'now'> = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'edgeloop-server-'));
   const artifactsDir = join(dir, 'artifacts');
   const db = await openPglite();
   const edgeloop = createApp({ db, blobs: fsBlobStore(artifactsDir), log: () => {}, ...options });
+  await edgeloop.ready;
+  const { token: adminToken } = await bootstrapToken(db, { app: 'demo' });
   return {
     ...edgeloop,
+    db,
+    adminToken,
+    auth: (token = adminToken) => ({ Authorization: `Bearer ${token}` }),
     artifactsDir,
     async storedFiles() {
       try {
@@ -40,6 +52,7 @@ export async function createTestServer(options: { maxUploadBytes?: number } = {}
       }
     },
     async dispose() {
+      await edgeloop.close();
       await db.close();
       await rm(dir, { recursive: true, force: true });
     },

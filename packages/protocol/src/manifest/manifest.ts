@@ -1,22 +1,53 @@
 import { z } from 'zod';
 import { ProtocolError } from '../errors.js';
 import { nameSchema, sha256Schema, versionLabelSchema } from '../names.js';
+import { rolloutPlanFields } from '../rollout/plan.js';
+import { variantRuleSchema } from '../rollout/targeting.js';
 
 /** Wire version of {@link Manifest}; a client refuses a manifest whose `schema` it does not know. */
 export const MANIFEST_SCHEMA_VERSION = 1;
 
-/** Formats a model release can have; the runtime picks its engine from this. */
-export const modelFormatSchema = z.enum(['onnx']);
+/**
+ * Formats a model release can have; the runtime picks its engine from this. `tfjs-graph` and
+ * `tfjs-layers` are TF.js `model.json` files (converter graph models / Keras layers models).
+ */
+export const modelFormatSchema = z.enum(['onnx', 'tfjs-graph', 'tfjs-layers']);
 export type ModelFormat = z.infer<typeof modelFormatSchema>;
 
 export const manifestFileSchema = z.object({
-  /** What the file is to the engine: `model` is the graph the engine loads. */
-  role: z.enum(['model']),
+  /**
+   * What the file is to the engine: `model` is the graph the engine loads (the `.onnx` file or the
+   * TF.js `model.json`); `weights` are TF.js weight shards, listed in the order the `model.json`
+   * weightsManifest names them, since the engine concatenates them in manifest order.
+   */
+  role: z.enum(['model', 'weights']),
   sha256: sha256Schema,
   /** Exact byte length; a client never reads more than this. */
   length: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
   /** Content-addressed URL, absolute or relative to the server base URL the client was given. */
   url: z.string().min(1).max(2048),
+});
+
+/** Another file set of the same version (e.g. fp16 for WebGPU), picked on the device by a variant rule. */
+export const releaseVariantSchema = z.object({
+  variant: nameSchema,
+  releaseId: z.string().min(1).max(128),
+  format: modelFormatSchema,
+  files: z.array(manifestFileSchema).min(1).max(64),
+  backend: z.string().max(32).optional(),
+  precision: z.string().max(16).optional(),
+});
+
+/** A staged rollout of a model: the device computes its bucket from `salt` (packages/protocol/src/rollout). */
+export const manifestRolloutSchema = z.object({
+  ...rolloutPlanFields,
+  candidate: z.object({
+    version: versionLabelSchema,
+    releaseId: z.string().min(1).max(128),
+    format: modelFormatSchema,
+    files: z.array(manifestFileSchema).min(1).max(64),
+    variants: z.array(releaseVariantSchema).max(16).optional(),
+  }),
 });
 
 export const modelReleaseSchema = z.object({
@@ -27,6 +58,11 @@ export const modelReleaseSchema = z.object({
   releaseId: z.string().min(1).max(128),
   format: modelFormatSchema,
   files: z.array(manifestFileSchema).min(1).max(64),
+  /** Optional: other variants of this version, and the rules that pick one (first match wins). */
+  variants: z.array(releaseVariantSchema).max(16).optional(),
+  rules: z.array(variantRuleSchema).max(32).optional(),
+  /** Optional: the rollout in progress; devices outside it load the release above (the control). */
+  rollout: manifestRolloutSchema.optional(),
 });
 
 export const manifestSchema = z.object({
@@ -35,11 +71,15 @@ export const manifestSchema = z.object({
   /** Monotonic per app: raised whenever anything in the manifest changes. */
   version: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
   issuedAt: z.iso.datetime(),
+  /** After this time the manifest is stale: clients keep running what they have and report it (TUF freeze protection). */
+  expires: z.iso.datetime(),
   models: z.record(nameSchema, modelReleaseSchema),
 });
 
 export type ManifestFile = z.infer<typeof manifestFileSchema>;
 export type ModelRelease = z.infer<typeof modelReleaseSchema>;
+export type ReleaseVariant = z.infer<typeof releaseVariantSchema>;
+export type ManifestRollout = z.infer<typeof manifestRolloutSchema>;
 export type Manifest = z.infer<typeof manifestSchema>;
 
 /**

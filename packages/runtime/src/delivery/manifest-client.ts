@@ -1,44 +1,71 @@
-import { deviceRoutes, parseManifest, ProtocolError, type Manifest } from '@edgeloop/protocol';
+import { deviceRoutes } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
-import type { ModelStore } from '../storage/model-store.js';
 
-export interface ManifestResult {
-  manifest: Manifest;
-  /** `network`: fetched now; `not-modified`: the stored copy is current (304). */
-  source: 'network' | 'not-modified';
-}
+/** A client never reads more of a manifest than this, whatever the server sends. Default 1 MiB. */
+export const DEFAULT_MAX_MANIFEST_BYTES = 1024 * 1024;
 
-/** Fetches the app's manifest, conditionally on the stored copy's ETag, and stores what is new. */
+export type ManifestFetch =
+  | { status: 'not-modified' }
+  | { status: 'ok'; envelope: unknown; etag: string | null; bytes: number };
+
+/**
+ * GETs the app's signed manifest, conditionally on `etag`. Refuses bodies over `maxBytes` while
+ * reading them, so a hostile or broken server cannot make the device buffer without bound.
+ * Throws RuntimeError `network` when the server cannot be reached.
+ */
 export async function fetchManifest(
   baseUrl: URL,
   app: string,
-  store: ModelStore,
-  fetchImpl: typeof fetch,
-  signal?: AbortSignal,
-): Promise<ManifestResult> {
+  options: { fetch: typeof fetch; etag: string | null; maxBytes: number; signal?: AbortSignal },
+): Promise<ManifestFetch> {
   const url = new URL(deviceRoutes.manifest(app), baseUrl).href;
-  const stored = await store.getManifest(app);
   const headers: Record<string, string> = {};
-  if (stored?.etag) headers['If-None-Match'] = stored.etag;
+  if (options.etag) headers['If-None-Match'] = options.etag;
   let response: Response;
   try {
-    response = await fetchImpl(url, { headers, cache: 'no-cache', ...(signal && { signal }) });
+    response = await options.fetch(url, { headers, cache: 'no-cache', ...(options.signal && { signal: options.signal }) });
   } catch (error) {
+    if (options.signal?.aborted) throw new RuntimeError('aborted', 'the manifest request was cancelled', { cause: error });
     throw new RuntimeError('network', `could not reach the update server at ${url}: ${(error as Error).message}`, { cause: error });
   }
-  if (response.status === 304 && stored) return { manifest: stored.manifest, source: 'not-modified' };
+  if (response.status === 304) return { status: 'not-modified' };
   if (response.status === 404) {
+    await response.body?.cancel();
     throw new RuntimeError('not_found', `the update server has no app "${app}" (${url} answered 404); check the app name`);
   }
-  if (!response.ok) throw new RuntimeError('server', `GET ${url} answered ${response.status}`);
-  let manifest: Manifest;
-  try {
-    manifest = parseManifest(await response.json());
-  } catch (error) {
-    const message = error instanceof ProtocolError ? error.message : `the manifest is not JSON (${(error as Error).message})`;
-    throw new RuntimeError('server', `${url}: ${message}`, { cause: error });
+  if (!response.ok || !response.body) {
+    await response.body?.cancel();
+    throw new RuntimeError(response.status >= 500 ? 'network' : 'server', `GET ${url} answered ${response.status}`);
   }
-  if (manifest.app !== app) throw new RuntimeError('server', `${url} returned the manifest of app "${manifest.app}", not "${app}"`);
-  await store.putManifest(app, manifest, response.headers.get('etag'));
-  return { manifest, source: 'network' };
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > options.maxBytes) {
+    await response.body.cancel();
+    throw new RuntimeError('untrusted', `the manifest is ${declared} bytes, over the ${options.maxBytes}-byte cap; it was not read`);
+  }
+  const reader = response.body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > options.maxBytes) {
+      await reader.cancel();
+      throw new RuntimeError('untrusted', `the manifest exceeds the ${options.maxBytes}-byte cap; it was not read further`);
+    }
+    parts.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.byteLength;
+  }
+  let envelope: unknown;
+  try {
+    envelope = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (error) {
+    throw new RuntimeError('untrusted', `${url} did not return JSON (${(error as Error).message})`, { cause: error });
+  }
+  return { status: 'ok', envelope, etag: response.headers.get('etag'), bytes: total };
 }

@@ -1,61 +1,39 @@
-import { releaseProxy, transfer, wrap, type Remote } from 'comlink';
-import type { EngineHost, SessionInfo, SessionRequest } from '../engine/engine-host.js';
-import { transferablesOf, type Feeds, type Outputs } from '../engine/tensor.js';
-import { RuntimeError } from '../errors.js';
-import { installErrorTransfer } from './error-transfer.js';
+import { remoteHost, type RemoteEngineHost, type RemoteHostOptions } from './remote-host.js';
+import type { SpawnedWorker } from './worker-channel.js';
 
-export interface WorkerHostOptions {
+export interface WorkerHostOptions extends Omit<RemoteHostOptions, 'spawn'> {
   /**
    * Creates the worker. The default loads the runtime's own worker script next to this module,
    * which bundlers that understand `new Worker(new URL(..., import.meta.url))` (Vite, webpack 5)
    * emit automatically.
    */
   createWorker?: () => Worker;
-  /** Transfer input buffers to the worker instead of copying them (the caller's arrays detach). */
-  transferInputs?: boolean;
 }
 
-export interface WorkerEngineHost extends EngineHost {
-  terminate(): void;
-}
+export type WorkerEngineHost = RemoteEngineHost;
 
-/** Runs engines in a dedicated Web Worker; the page thread only posts messages. */
+/**
+ * Runs engines in dedicated Web Workers; the page thread only posts messages.
+ * @example
+ * const runtime = createRuntime({ serverUrl, app: 'demo', host: workerHost({ transferInputs: true }) });
+ */
 export function workerHost(options: WorkerHostOptions = {}): WorkerEngineHost {
-  installErrorTransfer();
-  const worker =
-    options.createWorker?.() ?? new Worker(new URL('./worker-entry.js', import.meta.url), { type: 'module', name: 'edgeloop-engine' });
-  const remote: Remote<EngineHost> = wrap<EngineHost>(worker);
-  let crashed: RuntimeError | undefined;
-  const pending = new Set<(error: RuntimeError) => void>();
-  worker.addEventListener('error', (event) => {
-    crashed = new RuntimeError('worker', `the engine worker failed: ${event.message || 'it could not start or crashed'}`);
-    for (const reject of pending) reject(crashed);
-    pending.clear();
+  const { createWorker, ...rest } = options;
+  return remoteHost({
+    ...rest,
+    spawn: () => browserWorker(createWorker?.() ?? new Worker(new URL('./worker-entry.js', import.meta.url), { type: 'module', name: 'edgeloop-engine' })),
   });
+}
 
-  // A dead worker never answers; race every call against the crash so none hangs.
-  function call<T>(start: () => Promise<T>): Promise<T> {
-    if (crashed) return Promise.reject(crashed);
-    return new Promise<T>((resolve, reject) => {
-      pending.add(reject);
-      start().then(resolve, reject).finally(() => pending.delete(reject));
-    });
-  }
-
+function browserWorker(worker: Worker): SpawnedWorker {
   return {
-    createSession(request: SessionRequest): Promise<SessionInfo> {
-      return call(() => remote.createSession(transfer(request, [request.bytes])));
+    endpoint: worker,
+    onCrash(listener) {
+      // Browsers signal an uncaught error or a script that failed to load; a worker that the
+      // browser kills silently (e.g. out of memory) sends nothing, see docs/runtime-engines.md.
+      worker.addEventListener('error', (event) => listener(event.message || 'it could not start or threw an uncaught error'));
+      worker.addEventListener('messageerror', () => listener('a message from it could not be deserialised'));
     },
-    run(sessionId: number, feeds: Feeds): Promise<Outputs> {
-      const transferables = options.transferInputs ? transferablesOf(feeds) : [];
-      return call(() => remote.run(sessionId, transfer(feeds, transferables)));
-    },
-    release(sessionId: number): Promise<void> {
-      return call(() => remote.release(sessionId));
-    },
-    terminate() {
-      remote[releaseProxy]();
-      worker.terminate();
-    },
+    terminate: () => worker.terminate(),
   };
 }

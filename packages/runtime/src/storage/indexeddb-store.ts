@@ -1,26 +1,31 @@
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { Manifest, ModelRelease } from '@edgeloop/protocol';
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
+import type { ModelRelease } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
-import type { CachedRelease, ModelStore } from './model-store.js';
+import type { AppState, ModelPointers, ModelStore, StoredFile } from './model-store.js';
+import { storageError } from './storage-error.js';
 
 /** The whole IndexedDB schema of the runtime. Add a version and an `oldVersion < N` step to change it. */
 export interface EdgeloopDB extends DBSchema {
-  /** Verified file bytes by sha256: identical files are stored once. */
-  artifacts: { key: string; value: { sha256: string; length: number; bytes: ArrayBuffer; storedAt: number } };
-  /** The active release per `app/model`. */
-  active: { key: string; value: { app: string; model: string; release: ModelRelease; activatedAt: number } };
-  /** The last manifest seen per app, for offline starts and conditional polls. */
-  manifests: { key: string; value: { app: string; manifest: Manifest; etag: string | null; fetchedAt: number } };
+  /** File bytes in pieces, keyed by [sha256, offset]: downloads append as bytes arrive. */
+  chunks: { key: [string, number]; value: { sha256: string; offset: number; bytes: ArrayBuffer } };
+  /** One record per file: progress, resume state, completeness, last use (for LRU eviction). */
+  files: { key: string; value: StoredFile };
+  /** Per `app/model`: active, previous and staged release. */
+  models: { key: string; value: ModelPointers & { app: string; model: string; updatedAt: number } };
+  /** Per app: trust state and the last verified manifest. */
+  apps: { key: string; value: AppState & { app: string } };
 }
 
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
 
 export interface IndexedDbStoreOptions {
   /** Database name; default `edgeloop`. */
   name?: string;
 }
 
-const activeKey = (app: string, model: string) => `${app}/${model}`;
+const modelKey = (app: string, model: string) => `${app}/${model}`;
+const chunkRange = (sha256: string) => IDBKeyRange.bound([sha256, 0], [sha256, Number.MAX_SAFE_INTEGER]);
+const EMPTY: ModelPointers = { active: null, previous: null, staged: null };
 
 /** The browser's model store: IndexedDB through idb. */
 export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore {
@@ -30,55 +35,171 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
   let dbPromise: Promise<IDBPDatabase<EdgeloopDB>> | undefined;
   const db = () =>
     (dbPromise ??= openDB<EdgeloopDB>(options.name ?? 'edgeloop', DB_VERSION, {
-      upgrade(database, oldVersion) {
-        if (oldVersion < 1) {
-          database.createObjectStore('artifacts', { keyPath: 'sha256' });
-          database.createObjectStore('active');
-          database.createObjectStore('manifests', { keyPath: 'app' });
-        }
+      async upgrade(database, oldVersion, _newVersion, transaction) {
+        if (oldVersion < 2) await upgradeToV2(database, oldVersion, transaction);
       },
+      blocked() {
+        // Another tab holds the old version open; it is asked to close (versionchange below).
+      },
+    }).then((database) => {
+      // A newer version of the runtime in another tab needs the database: step aside.
+      database.addEventListener('versionchange', () => database.close());
+      return database;
     }));
 
+  async function run<T>(what: string, operation: (database: IDBPDatabase<EdgeloopDB>) => Promise<T>): Promise<T> {
+    try {
+      return await operation(await db());
+    } catch (error) {
+      throw storageError(error, what);
+    }
+  }
+
   return {
-    async getActive(app, model) {
-      const database = await storage(db);
-      const tx = database.transaction(['active', 'artifacts'], 'readonly');
-      const pointer = await tx.objectStore('active').get(activeKey(app, model));
-      if (!pointer) return null;
-      const files = new Map<string, ArrayBuffer>();
-      for (const file of pointer.release.files) {
-        const artifact = await tx.objectStore('artifacts').get(file.sha256);
-        // A pointer without its bytes means storage was partly wiped: treat as not cached.
-        if (!artifact || artifact.length !== file.length) return null;
-        files.set(file.sha256, artifact.bytes);
-      }
-      await tx.done;
-      const cached: CachedRelease = { release: pointer.release, files };
-      return cached;
-    },
+    getAppState: (app) =>
+      run('reading app state', async (database) => {
+        const entry = await database.get('apps', app);
+        if (!entry) return null;
+        const { app: _app, ...state } = entry;
+        return state;
+      }),
 
-    async activate(app, release, files) {
-      const database = await storage(db);
-      // Strict durability: the pointer is on disk before we report success.
-      const tx = database.transaction(['active', 'artifacts'], 'readwrite', { durability: 'strict' });
-      const now = Date.now();
-      for (const file of release.files) {
-        const bytes = files.get(file.sha256);
-        if (!bytes) throw new RuntimeError('storage', `release ${release.releaseId} is missing file ${file.sha256}`);
-        void tx.objectStore('artifacts').put({ sha256: file.sha256, length: file.length, bytes, storedAt: now });
-      }
-      void tx.objectStore('active').put({ app, model: release.model, release, activatedAt: now }, activeKey(app, release.model));
-      await storage(() => tx.done);
-    },
+    putAppState: (app, state) => run('saving app state', async (database) => void (await database.put('apps', { app, ...state }))),
 
-    async getManifest(app) {
-      const entry = await (await storage(db)).get('manifests', app);
-      return entry ? { manifest: entry.manifest, etag: entry.etag } : null;
-    },
+    getFile: (sha256) => run('reading a file record', async (database) => (await database.get('files', sha256)) ?? null),
 
-    async putManifest(app, manifest, etag) {
-      await (await storage(db)).put('manifests', { app, manifest, etag, fetchedAt: Date.now() });
-    },
+    appendFile: (file, offset, bytes, hashState) =>
+      run('storing downloaded bytes', async (database) => {
+        const tx = database.transaction(['files', 'chunks'], 'readwrite');
+        const existing = await tx.objectStore('files').get(file.sha256);
+        const received = existing?.received ?? 0;
+        if (received !== offset) {
+          abort(tx);
+          throw new RuntimeError('storage', `file ${file.sha256.slice(0, 12)}… has ${received} bytes stored; cannot append at ${offset}`);
+        }
+        // Copy: the caller's buffer may be a view into a larger one that it reuses.
+        void tx.objectStore('chunks').put({ sha256: file.sha256, offset, bytes: bytes.slice().buffer });
+        void tx.objectStore('files').put({
+          sha256: file.sha256,
+          length: file.length,
+          received: offset + bytes.byteLength,
+          complete: false,
+          etag: file.etag,
+          hashState: hashState.slice(),
+          lastUsed: Date.now(),
+        });
+        await tx.done;
+      }),
+
+    completeFile: (sha256) =>
+      run('completing a file', async (database) => {
+        const tx = database.transaction('files', 'readwrite', { durability: 'strict' });
+        const record = await tx.store.get(sha256);
+        if (!record || record.received !== record.length) {
+          abort(tx);
+          throw new RuntimeError('storage', `file ${sha256.slice(0, 12)}… is not fully stored`);
+        }
+        await tx.store.put({ ...record, complete: true, hashState: null, lastUsed: Date.now() });
+        await tx.done;
+      }),
+
+    deleteFile: (sha256) =>
+      run('deleting a file', async (database) => {
+        const tx = database.transaction(['files', 'chunks'], 'readwrite');
+        void tx.objectStore('chunks').delete(chunkRange(sha256));
+        void tx.objectStore('files').delete(sha256);
+        await tx.done;
+      }),
+
+    readFile: (sha256) =>
+      run('reading a model file', async (database) => {
+        const tx = database.transaction(['files', 'chunks'], 'readonly');
+        const record = await tx.objectStore('files').get(sha256);
+        if (!record?.complete) return null;
+        const out = new Uint8Array(record.length);
+        let filled = 0;
+        // A cursor keeps at most one chunk alive besides the output: peak memory ≈ file + one chunk.
+        for (let cursor = await tx.objectStore('chunks').openCursor(chunkRange(sha256)); cursor; cursor = await cursor.continue()) {
+          const { offset, bytes } = cursor.value;
+          if (offset !== filled || offset + bytes.byteLength > record.length) return null;
+          out.set(new Uint8Array(bytes), offset);
+          filled += bytes.byteLength;
+        }
+        await tx.done;
+        if (filled !== record.length) return null; // chunks lost (storage partly wiped): download again
+        void database.put('files', { ...record, lastUsed: Date.now() }).catch(() => undefined);
+        return out.buffer;
+      }),
+
+    getModel: (app, model) =>
+      run('reading model pointers', async (database) => {
+        const entry = await database.get('models', modelKey(app, model));
+        return entry ? { active: entry.active, previous: entry.previous, staged: entry.staged } : { ...EMPTY };
+      }),
+
+    activate: (app, release) =>
+      run('activating a release', async (database) => {
+        // Strict durability: the pointer is on disk before success is reported.
+        const tx = database.transaction(['files', 'models'], 'readwrite', { durability: 'strict' });
+        for (const file of release.files) {
+          const record = await tx.objectStore('files').get(file.sha256);
+          if (!record?.complete || record.length !== file.length) {
+            abort(tx);
+            throw new RuntimeError('storage', `release ${release.releaseId} cannot be activated: file ${file.sha256.slice(0, 12)}… is not stored complete`);
+          }
+        }
+        const key = modelKey(app, release.model);
+        const current = (await tx.objectStore('models').get(key)) ?? { app, model: release.model, ...EMPTY, updatedAt: 0 };
+        const replacing = current.active !== null && current.active.releaseId !== release.releaseId;
+        await tx.objectStore('models').put({
+          app,
+          model: release.model,
+          active: release,
+          previous: replacing ? current.active : current.previous,
+          staged: current.staged?.releaseId === release.releaseId ? null : current.staged,
+          updatedAt: Date.now(),
+        }, key);
+        await tx.done;
+      }),
+
+    stage: (app, release) =>
+      run('staging a release', async (database) => {
+        const tx = database.transaction('models', 'readwrite', { durability: 'strict' });
+        const key = modelKey(app, release.model);
+        const current = (await tx.store.get(key)) ?? { app, model: release.model, ...EMPTY, updatedAt: 0 };
+        await tx.store.put({ ...current, staged: release, updatedAt: Date.now() }, key);
+        await tx.done;
+      }),
+
+    usage: () =>
+      run('measuring storage', async (database) => (await database.getAll('files')).reduce((total, file) => total + file.received, 0)),
+
+    collect: (collectOptions = {}) =>
+      run('freeing storage', async (database) => {
+        const tx = database.transaction(['files', 'chunks', 'models'], 'readwrite');
+        const keep = new Set<string>();
+        for (const pointers of await tx.objectStore('models').getAll()) {
+          for (const release of [pointers.active, pointers.previous, pointers.staged]) {
+            for (const file of release?.files ?? []) keep.add(file.sha256);
+          }
+        }
+        const now = Date.now();
+        const keepPartialMs = collectOptions.keepPartialMs ?? 24 * 60 * 60 * 1000;
+        const candidates = (await tx.objectStore('files').getAll())
+          .filter((file) => !keep.has(file.sha256) && (file.complete || now - file.lastUsed > keepPartialMs))
+          .sort((a, b) => a.lastUsed - b.lastUsed);
+        let freedBytes = 0;
+        let removedFiles = 0;
+        for (const file of candidates) {
+          if (collectOptions.bytesNeeded !== undefined && freedBytes >= collectOptions.bytesNeeded) break;
+          void tx.objectStore('chunks').delete(chunkRange(file.sha256));
+          void tx.objectStore('files').delete(file.sha256);
+          freedBytes += file.received;
+          removedFiles += 1;
+        }
+        await tx.done;
+        return { freedBytes, removedFiles };
+      }),
 
     close() {
       void dbPromise?.then((database) => database.close());
@@ -86,13 +207,54 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
   };
 }
 
-async function storage<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (error) {
-    if (error instanceof RuntimeError) throw error;
-    const name = error instanceof Error ? error.name : '';
-    const hint = name === 'QuotaExceededError' ? ': the device is out of storage quota for this site' : '';
-    throw new RuntimeError('storage', `IndexedDB failed (${name || String(error)})${hint}`, { cause: error });
+/**
+ * Version 1 kept whole files in `artifacts`, one `active` release per model and unsigned
+ * manifests. Files and active releases carry over; unsigned manifests are dropped, since a
+ * signed one must be fetched before anything new is trusted.
+ */
+async function upgradeToV2(
+  database: IDBPDatabase<EdgeloopDB>,
+  oldVersion: number,
+  transaction: IDBPTransaction<EdgeloopDB, StoreNames<EdgeloopDB>[], 'versionchange'>,
+): Promise<void> {
+  database.createObjectStore('chunks', { keyPath: ['sha256', 'offset'] });
+  database.createObjectStore('files', { keyPath: 'sha256' });
+  database.createObjectStore('models');
+  database.createObjectStore('apps', { keyPath: 'app' });
+  if (oldVersion < 1) return;
+  // The v1 stores are not in the v2 schema type: reach them untyped, once, here.
+  const legacy = transaction as unknown as IDBPTransaction<LegacyV1, Array<StoreNames<LegacyV1>>, 'versionchange'>;
+  const legacyDb = database as unknown as IDBPDatabase<LegacyV1>;
+  const artifacts = await legacy.objectStore('artifacts').getAll();
+  const actives = await legacy.objectStore('active').getAll();
+  for (const artifact of artifacts) {
+    void transaction.objectStore('chunks').put({ sha256: artifact.sha256, offset: 0, bytes: artifact.bytes });
+    void transaction.objectStore('files').put({
+      sha256: artifact.sha256,
+      length: artifact.length,
+      received: artifact.length,
+      complete: true,
+      etag: `"${artifact.sha256}"`,
+      hashState: null,
+      lastUsed: artifact.storedAt,
+    });
   }
+  for (const entry of actives) {
+    void transaction
+      .objectStore('models')
+      .put({ app: entry.app, model: entry.model, active: entry.release, previous: null, staged: null, updatedAt: entry.activatedAt }, modelKey(entry.app, entry.model));
+  }
+  for (const name of ['artifacts', 'active', 'manifests'] as const) legacyDb.deleteObjectStore(name);
+}
+
+interface LegacyV1 extends DBSchema {
+  artifacts: { key: string; value: { sha256: string; length: number; bytes: ArrayBuffer; storedAt: number } };
+  active: { key: string; value: { app: string; model: string; release: ModelRelease; activatedAt: number } };
+  manifests: { key: string; value: unknown };
+}
+
+/** Aborts a transaction whose `done` nobody will await, without an unhandled rejection. */
+function abort(tx: { abort(): void; done: Promise<void> }): void {
+  tx.done.catch(() => undefined);
+  tx.abort();
 }

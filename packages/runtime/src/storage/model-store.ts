@@ -1,22 +1,70 @@
-import type { Manifest, ModelRelease } from '@edgeloop/protocol';
+import type { ModelRelease, TrustState } from '@edgeloop/protocol';
 
-/** A release that can run offline: its manifest entry and the bytes of every file, by sha256. */
-export interface CachedRelease {
-  release: ModelRelease;
-  files: Map<string, ArrayBuffer>;
+/** What the device remembers per app: whom it trusts and the last manifest it verified. */
+export interface AppState {
+  trust: TrustState;
+  /** The last verified signed envelope (as received), for offline starts. */
+  envelope: unknown;
+  etag: string | null;
+  verifiedAt: number;
+}
+
+/** A file as stored: complete, or partly downloaded with what is needed to resume. */
+export interface StoredFile {
+  sha256: string;
+  length: number;
+  /** Bytes stored so far (== length when complete). */
+  received: number;
+  complete: boolean;
+  /** The server's validator for the partial bytes; a resume sends it as If-Range. */
+  etag: string | null;
+  /** Serialized sha256 state after `received` bytes, so a resume does not re-read what is stored. */
+  hashState: Uint8Array | null;
+  lastUsed: number;
+}
+
+/** Per model: the release that runs, the one before it (rollback target), and one downloaded for later. */
+export interface ModelPointers {
+  active: ModelRelease | null;
+  previous: ModelRelease | null;
+  /** Downloaded and verified, waiting for the app to activate it (e.g. on next load). */
+  staged: ModelRelease | null;
 }
 
 /**
- * Where a device keeps models between visits. IndexedDB in browsers; any implementation must make
- * {@link ModelStore.activate} atomic: after a crash either the old or the new release is active,
- * never a mix or a partial one.
+ * Where a device keeps models between visits: IndexedDB in browsers ({@link indexedDbStore}),
+ * the filesystem in Node ({@link fileSystemStore}). Every implementation guarantees:
+ * - {@link ModelStore.activate} is atomic: after a crash the old or the new release is active, never
+ *   a partial one; it refuses a release whose files are not all complete.
+ * - file bytes are appended in order and only at `received`, so a partial file is a prefix.
  */
 export interface ModelStore {
-  /** The active release of `model` with all its bytes, or null if none is stored completely. */
-  getActive(app: string, model: string): Promise<CachedRelease | null>;
-  /** Stores every file of `release` and makes it the active one, in one transaction. */
-  activate(app: string, release: ModelRelease, files: Map<string, ArrayBuffer>): Promise<void>;
-  getManifest(app: string): Promise<{ manifest: Manifest; etag: string | null } | null>;
-  putManifest(app: string, manifest: Manifest, etag: string | null): Promise<void>;
+  getAppState(app: string): Promise<AppState | null>;
+  putAppState(app: string, state: AppState): Promise<void>;
+
+  getFile(sha256: string): Promise<StoredFile | null>;
+  /** Appends `bytes` at offset `file.received` (which must equal the stored progress) and records the new progress. */
+  appendFile(file: { sha256: string; length: number; etag: string | null }, offset: number, bytes: Uint8Array, hashState: Uint8Array): Promise<void>;
+  /** Marks a fully received and verified file complete. */
+  completeFile(sha256: string): Promise<void>;
+  /** Drops a file's bytes and progress (failed verification, changed ETag). */
+  deleteFile(sha256: string): Promise<void>;
+  /** The bytes of a complete file, or null when they are missing (e.g. storage was wiped). */
+  readFile(sha256: string): Promise<ArrayBuffer | null>;
+
+  getModel(app: string, model: string): Promise<ModelPointers>;
+  /** Makes `release` active and the previous active release `previous`, in one durable step. */
+  activate(app: string, release: ModelRelease): Promise<void>;
+  /** Records a verified release to activate later. */
+  stage(app: string, release: ModelRelease): Promise<void>;
+
+  /** Bytes held by complete and partial files. */
+  usage(): Promise<number>;
+  /**
+   * Removes files no release pointer refers to — orphans of interrupted downloads, old releases —
+   * least recently used first, until `bytesNeeded` are freed (all of them when omitted). Files of
+   * active, previous and staged releases, and partial files younger than `keepPartialMs`, are kept.
+   */
+  collect(options?: { bytesNeeded?: number; keepPartialMs?: number }): Promise<{ freedBytes: number; removedFiles: number }>;
   close(): void;
 }

@@ -1,31 +1,96 @@
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Manifest, ModelRelease } from '@edgeloop/protocol';
+import {
+  keyIdOf,
+  signingBytes,
+  toBase64,
+  type Manifest,
+  type ModelRelease,
+  type RotationStatement,
+  type SignedEnvelope,
+} from '@edgeloop/protocol';
 
 export interface RecordedRequest {
   method: string;
   path: string;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  status: number;
+  /** Body bytes actually written to the socket. */
+  bytesSent: number;
+}
+
+/** An Ed25519 key made with WebCrypto, as the server would hold it. */
+export interface FakeKey {
+  keyId: string;
+  publicKey: string;
+  sign(bytes: Uint8Array<ArrayBuffer>): Promise<string>;
+}
+
+export async function fakeKey(): Promise<FakeKey> {
+  const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
+  return {
+    keyId: await keyIdOf(raw),
+    publicKey: toBase64(raw),
+    sign: async (bytes) => toBase64(new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, pair.privateKey, bytes))),
+  };
+}
+
+export async function rotationStatement(from: FakeKey, to: FakeKey, sequence: number, signer: FakeKey = from): Promise<RotationStatement> {
+  const signed = {
+    type: 'edgeloop/key-rotation' as const,
+    sequence,
+    previousKeyId: from.keyId,
+    keyId: to.keyId,
+    publicKey: to.publicKey,
+    issuedAt: new Date(0).toISOString(),
+  };
+  return { signed, signatures: [{ keyId: from.keyId, sig: await signer.sign(signingBytes('rotation', signed)) }] };
 }
 
 /**
- * A mutable stand-in for the update server on loopback, for tests of the client against exact
- * wire behaviour: tests change the manifest and the bytes served, and read what was requested.
+ * A mutable update server on loopback, for conformance tests of the client against exact wire
+ * behaviour (in the spirit of tuf-conformance): tests change what is signed and served, inject
+ * faults, and read back every request and how many bytes it was sent.
  */
 export class FakeRepository {
   manifest: Manifest;
-  /** Bytes served per path; tests may replace them to simulate corruption. */
+  key!: FakeKey;
+  /** Signs manifests instead of `key` when set (an attacker, a rotated key). */
+  signer: FakeKey | undefined;
+  rotations: RotationStatement[] = [];
+  /** Replaces the next served envelope (tampering); cleared after use unless `sticky`. */
+  envelopeOverride: ((envelope: SignedEnvelope) => unknown) | undefined;
+  /** Bytes served per path; tests may replace them to simulate substitution. */
   readonly files = new Map<string, Uint8Array>();
+  /** ETag per path; default `"<sha256 of the bytes>"`. */
+  readonly etags = new Map<string, string>();
+  /** Closes the connection after this many body bytes of the next artifact response, once per entry. */
+  readonly dropAfter = new Map<string, number>();
+  /** Paths answered without Content-Length (chunked), so only the body itself tells the size. */
+  readonly chunked = new Set<string>();
   readonly requests: RecordedRequest[] = [];
-  /** Status answered to telemetry posts. */
   telemetryStatus = 202;
   #server: Server | undefined;
   url = '';
 
-  constructor(app = 'demo') {
-    this.manifest = { schema: 1, app, version: 1, issuedAt: new Date().toISOString(), models: {} };
+  constructor(app = 'demo', now = Date.now()) {
+    this.manifest = {
+      schema: 1,
+      app,
+      version: 1,
+      issuedAt: new Date(now).toISOString(),
+      expires: new Date(now + 24 * 60 * 60 * 1000).toISOString(),
+      models: {},
+    };
+  }
+
+  static async create(app = 'demo', now = Date.now()): Promise<FakeRepository> {
+    const repo = new FakeRepository(app, now);
+    repo.key = await fakeKey();
+    return repo;
   }
 
   /** Adds (or replaces) `model` at `version` with these bytes and bumps the manifest version. */
@@ -36,12 +101,40 @@ export class FakeRepository {
     const release: ModelRelease = {
       model,
       version,
-      releaseId: `${model}@${version}`,
+      releaseId: `${model}@${version}#${sha256.slice(0, 8)}`,
       format: 'onnx',
       files: [{ role: 'model', sha256, length: bytes.byteLength, url: path }],
     };
-    this.manifest = { ...this.manifest, version: this.manifest.version + 1, models: { ...this.manifest.models, [model]: release } };
+    this.bump({ models: { ...this.manifest.models, [model]: release } });
     return release;
+  }
+
+  /** Adds a release with several files (e.g. a model and its weights). */
+  publishFiles(model: string, version: string, files: Array<{ role: 'model' | 'weights'; bytes: Uint8Array }>): ModelRelease {
+    const entries = files.map(({ role, bytes }) => {
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const path = `v1/artifacts/sha256/${sha256}`;
+      this.files.set(`/${path}`, bytes);
+      return { role, sha256, length: bytes.byteLength, url: path };
+    });
+    const release: ModelRelease = { model, version, releaseId: `${model}@${version}`, format: 'onnx', files: entries };
+    this.bump({ models: { ...this.manifest.models, [model]: release } });
+    return release;
+  }
+
+  /** Changes manifest fields and raises its version, as the server does on any change. */
+  bump(changes: Partial<Manifest> = {}): void {
+    this.manifest = { ...this.manifest, ...changes, version: changes.version ?? this.manifest.version + 1 };
+  }
+
+  async envelope(): Promise<SignedEnvelope> {
+    const signer = this.signer ?? this.key;
+    const signed = this.manifest as unknown as Record<string, unknown>;
+    return {
+      signed,
+      signatures: [{ keyId: signer.keyId, sig: await signer.sign(signingBytes('manifest', signed)) }],
+      ...(this.rotations.length > 0 && { rotations: this.rotations }),
+    };
   }
 
   async start(): Promise<string> {
@@ -49,22 +142,60 @@ export class FakeRepository {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
-        const path = new URL(req.url ?? '/', 'http://x').pathname;
-        this.requests.push({ method: req.method ?? '', path, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-        if (path === `/v1/apps/${this.manifest.app}/manifest`) {
-          const etag = `"m${this.manifest.version}"`;
-          if (req.headers['if-none-match'] === etag) return res.writeHead(304, { ETag: etag }).end();
-          return res.writeHead(200, { 'Content-Type': 'application/json', ETag: etag }).end(JSON.stringify(this.manifest));
-        }
-        if (path === `/v1/apps/${this.manifest.app}/telemetry`) return res.writeHead(this.telemetryStatus).end();
-        const bytes = this.files.get(path);
-        if (bytes) return res.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(bytes);
-        res.writeHead(404).end();
+        void this.#handle(req.method ?? 'GET', req.url ?? '/', req.headers, Buffer.concat(chunks).toString('utf8'), res);
       });
     });
     await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', () => resolve()));
     this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/`;
     return this.url;
+  }
+
+  async #handle(method: string, rawUrl: string, headers: RecordedRequest['headers'], body: string, res: ServerResponse): Promise<void> {
+    const path = new URL(rawUrl, 'http://x').pathname;
+    const record: RecordedRequest = { method, path, headers, body, status: 0, bytesSent: 0 };
+    this.requests.push(record);
+    const send = (status: number, responseHeaders: Record<string, string>, payload?: Uint8Array | string) => {
+      record.status = status;
+      const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
+      record.bytesSent = bytes?.byteLength ?? 0;
+      res.writeHead(status, responseHeaders).end(bytes);
+    };
+    if (path === `/v1/apps/${this.manifest.app}/manifest`) {
+      const envelope = await this.envelope();
+      const served = this.envelopeOverride ? this.envelopeOverride(envelope) : envelope;
+      const text = JSON.stringify(served);
+      const etag = `"${createHash('sha256').update(text).digest('hex').slice(0, 16)}"`;
+      if (headers['if-none-match'] === etag) return send(304, { ETag: etag });
+      return send(200, { 'Content-Type': 'application/json', ETag: etag }, text);
+    }
+    if (path === '/v1/keys') return send(200, { 'Content-Type': 'application/json' }, JSON.stringify({ keys: [{ keyId: this.key.keyId, publicKey: this.key.publicKey }] }));
+    if (path === `/v1/apps/${this.manifest.app}/telemetry`) return send(this.telemetryStatus, {});
+    const bytes = this.files.get(path);
+    if (!bytes) return send(404, {});
+    const etag = this.etags.get(path) ?? `"${createHash('sha256').update(bytes).digest('hex')}"`;
+    let start = 0;
+    let status = 200;
+    const range = /^bytes=(\d+)-$/.exec(String(headers.range ?? ''));
+    if (range && (headers['if-range'] === undefined || headers['if-range'] === etag)) {
+      start = Number(range[1]);
+      status = 206;
+    }
+    const slice = bytes.subarray(start);
+    const responseHeaders: Record<string, string> = { 'Content-Type': 'application/octet-stream', ETag: etag };
+    if (!this.chunked.has(path)) responseHeaders['Content-Length'] = String(slice.byteLength);
+    if (status === 206) responseHeaders['Content-Range'] = `bytes ${start}-${bytes.byteLength - 1}/${bytes.byteLength}`;
+    const drop = this.dropAfter.get(path);
+    if (drop !== undefined) {
+      this.dropAfter.delete(path);
+      record.status = status;
+      res.writeHead(status, responseHeaders);
+      const part = slice.subarray(0, drop);
+      record.bytesSent = part.byteLength;
+      // Write what fits, then cut the connection mid-body, as a dropped network would.
+      res.write(part, () => setTimeout(() => res.socket?.destroy(), 20));
+      return;
+    }
+    send(status, responseHeaders, slice);
   }
 
   async stop(): Promise<void> {
@@ -77,5 +208,9 @@ export class FakeRepository {
 
   requestsTo(pathPart: string): RecordedRequest[] {
     return this.requests.filter((request) => request.path.includes(pathPart));
+  }
+
+  bytesSentTo(pathPart: string): number {
+    return this.requestsTo(pathPart).reduce((total, request) => total + request.bytesSent, 0);
   }
 }

@@ -1,5 +1,6 @@
-import type { EngineHost, SessionRequest } from '../engine/engine-host.js';
-import type { Feeds, Outputs } from '../engine/tensor.js';
+import { probeCapabilities } from '../capabilities/probe.js';
+import type { EngineHost, RunResult, SessionInfo, SessionRequest } from '../engine/engine-host.js';
+import type { Feeds } from '../engine/tensor.js';
 
 /**
  * An engine host that runs nothing: it records the bytes each session was created from and
@@ -10,17 +11,21 @@ export class RecordingHost implements EngineHost {
   readonly released: number[] = [];
   failNextRun: Error | undefined;
 
-  async createSession(request: SessionRequest) {
+  async createSession(request: SessionRequest): Promise<SessionInfo> {
     this.created.push(new Uint8Array(request.bytes));
-    return { id: this.created.length, backend: request.backends[0]!, inputNames: ['x'], outputNames: ['y'], createMs: 0 };
+    const spec = { dtype: 'float32' as const, dims: [null] };
+    // It runs nothing, so it claims the backend that needs no device.
+    return { id: this.created.length, backend: 'wasm', signature: { inputs: [{ name: 'x', ...spec }], outputs: [{ name: 'y', ...spec }] }, skipped: [], createMs: 0 };
   }
 
-  async run(_sessionId: number, feeds: Feeds): Promise<Outputs> {
+  async run(_sessionId: number, feeds: Feeds): Promise<RunResult> {
     const error = this.failNextRun;
     this.failNextRun = undefined;
     if (error) throw error;
-    return { y: feeds.x! };
+    return { outputs: { y: feeds.x! }, backend: 'wasm', events: [] };
   }
+
+  capabilities = () => probeCapabilities();
 
   async release(sessionId: number): Promise<void> {
     this.released.push(sessionId);

@@ -43,6 +43,13 @@ describe('parseReport', () => {
     expect(() =>
       parseReport(bad({ ...summaries, totals: [200], privacy: { mechanism: 'discrete_laplace', epsilon: 1, clip: 100 } })),
     ).toThrow(/exceeds the clip 100/);
+    const noised = { mechanism: 'discrete_laplace', epsilon: 4, clip: 100 };
+    // ε = 4 over 1 entry: ln(1/a) = 2, so noise beyond 41/2 = 20.5 outside [0, total = 2] is refused.
+    expect(() => parseReport(bad({ ...summaries, cells: [[23, 1]], privacy: noised }))).toThrow(/noised count 23 is implausible/);
+    expect(() => parseReport(bad({ ...summaries, cells: [[-21, 1]], privacy: noised }))).toThrow(/implausible/);
+    expect(parseReport(bad({ ...summaries, cells: [[22, -20]], privacy: noised })).models).toHaveLength(1);
+    expect(parseReport(bad({ ...summaries, cells: [[-3, 20]], privacy: noised })).models).toHaveLength(1);
+    expect(() => parseReport(bad({ ...summaries, privacy: { ...noised, clip: 20_000 } }))).toThrow(/clip/);
     expect(() => parseReport(bad({ ...summaries, cells: [[1.5, 0.5]] }))).toThrow(/invalid telemetry report: models\.0\.summaries\.cells/);
     expect(() => parseReport({ schema: 3, ...base, models: [] })).toThrow(/invalid telemetry report: schema/);
   });

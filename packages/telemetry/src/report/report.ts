@@ -77,9 +77,12 @@ export function parseReport(value: unknown): TelemetryReport {
       const cause = TelemetryError.fromUnknown(error);
       throw new TelemetryError('invalid_report', `invalid telemetry report: models.${i}.latencyMs: ${cause.message}`);
     }
-    if ('summaries' in summary && summary.summaries !== undefined) {
+  }
+  if (result.data.schema === 2) {
+    for (const [i, { summaries }] of result.data.models.entries()) {
+      if (summaries === undefined) continue;
       try {
-        assertSummariesConsistent(summary.summaries);
+        assertSummariesConsistent(summaries);
       } catch (error) {
         const cause = TelemetryError.fromUnknown(error);
         throw new TelemetryError('invalid_report', `invalid telemetry report: models.${i}.summaries: ${cause.message}`);

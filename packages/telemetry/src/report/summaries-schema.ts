@@ -1,8 +1,16 @@
 import { z } from 'zod';
 import { TelemetryError } from '../errors.js';
+import { COUNT_SENSITIVITY } from '../privacy/discrete-laplace.js';
 
 /** Largest |count| a report may carry; far above any clipped count plus noise. */
 const MAX_ABS_COUNT = 1_000_000_000;
+/** Largest clip a report may declare: bounds how much one (possibly malicious) report can weigh. */
+export const MAX_CLIP = 10_000;
+/**
+ * A noised cell more than t = 41/ln(1/a) outside [0, total] is refused: discrete Laplace noise has
+ * P(|X| ≥ t) ≤ 2aᵗ = 2e^(−41) < 10⁻¹⁷ there, so only a forged report is turned away.
+ */
+const TAIL_LOG_BOUND = 41;
 
 const privacySchema = z.object({
   /** Only mechanism so far: discrete Laplace on every cell, Δ = 2 (one inference replaced). */
@@ -10,7 +18,7 @@ const privacySchema = z.object({
   /** ε of the whole summary set (event-level: per inference, per report, per window). Split evenly over entries. */
   epsilon: z.number().positive().max(1000),
   /** Values kept per entry at most (contribution bound); totals never exceed it. */
-  clip: z.number().int().positive(),
+  clip: z.number().int().positive().max(MAX_CLIP),
 });
 
 /**
@@ -33,7 +41,8 @@ export type SummaryPrivacy = z.infer<typeof privacySchema>;
 
 /**
  * Checks what the schema cannot: one total per entry; raw counts are ≥ 0 and add up to their
- * total; clipped totals stay within the clip. Throws a {@link TelemetryError} naming the entry.
+ * total; clipped totals stay within the clip; noised counts stay within what the noise can explain,
+ * so one forged report cannot outweigh many honest ones. Throws a {@link TelemetryError} naming the entry.
  */
 export function assertSummariesConsistent(summaries: ReportSummaries): void {
   const { totals, cells, privacy } = summaries;
@@ -45,6 +54,16 @@ export function assertSummariesConsistent(summaries: ReportSummaries): void {
     if (privacy !== null) {
       if (total > privacy.clip) {
         throw new TelemetryError('invalid_report', `summaries entry ${e}: total ${total} exceeds the clip ${privacy.clip}`);
+      }
+      // ln(1/a) = ε_entry / Δ.
+      const slack = (TAIL_LOG_BOUND * COUNT_SENSITIVITY) / (privacy.epsilon / cells.length);
+      for (const c of cells[e]!) {
+        if (c < -slack || c > total + slack) {
+          throw new TelemetryError(
+            'invalid_report',
+            `summaries entry ${e}: noised count ${c} is implausible for total ${total} at ε = ${privacy.epsilon} (noise reaches ±${Math.floor(slack)} with probability < 1e-17)`,
+          );
+        }
       }
       continue;
     }

@@ -12,6 +12,10 @@ export interface BlobStore {
   stat(sha256: string): Promise<{ size: number } | null>;
   /** Bytes `start`..`end` inclusive (the whole blob by default) as a stream. */
   read(sha256: string, range?: { start: number; end: number }): ReadableStream<Uint8Array>;
+  /** Every stored blob with when it was written, for garbage collection. */
+  list(): AsyncIterable<{ sha256: string; writtenAt: Date }>;
+  /** Removes a blob; removing a missing one is not an error. */
+  delete(sha256: string): Promise<void>;
 }
 
 export interface StagedBlob {

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ServerError } from '../errors.js';
@@ -72,6 +72,18 @@ export function fsBlobStore(root: string): BlobStore {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
         throw error;
       }
+    },
+
+    async *list() {
+      for (const dir of await readdir(join(root, 'sha256')).catch(() => [] as string[])) {
+        for (const name of await readdir(join(root, 'sha256', dir))) {
+          if (/^[0-9a-f]{64}$/.test(name)) yield { sha256: name, writtenAt: (await stat(pathOf(name))).mtime };
+        }
+      }
+    },
+
+    async delete(sha256) {
+      await rm(pathOf(sha256), { force: true });
     },
 
     read(sha256, range) {

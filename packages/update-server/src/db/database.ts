@@ -10,5 +10,10 @@ export interface Sql {
 export interface Database extends Sql {
   /** Runs `fn` in one transaction: committed if it resolves, rolled back if it throws. */
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  /**
+   * Calls `onMessage` with the payload of every `pg_notify(channel, payload)` committed by any
+   * connection, this one included. Resolves once listening; the result stops it.
+   */
+  listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

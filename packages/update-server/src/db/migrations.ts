@@ -1,10 +1,22 @@
 import type { Database } from './database.js';
+import { registryMigration } from './migration-registry.js';
+
+/** `statements` is for SQL that holds `;` inside (function bodies): given pre-split, run as listed. */
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+  statements?: readonly string[];
+}
+
+/** Any constant works: it only has to be the same for every instance migrating one database. */
+const MIGRATION_LOCK = 0x0ed6e100;
 
 /**
  * Ordered, append-only schema migrations. Never edit one that has shipped: add the next.
  * Each runs in its own transaction together with the bump of `schema_migrations`.
  */
-export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }> = [
+export const migrations: ReadonlyArray<Migration> = [
   {
     id: 1,
     name: 'registry and telemetry',
@@ -53,18 +65,30 @@ export const migrations: ReadonlyArray<{ id: number; name: string; sql: string }
       );
     `,
   },
+  {
+    id: 2,
+    name: 'manifest issue time',
+    // Signed manifests carry issuedAt/expires; taking them from the database (not the clock of the
+    // instance that builds the manifest) makes every instance sign byte-identical content.
+    sql: `alter table apps add column manifest_issued_at timestamptz not null default now()`,
+  },
+  registryMigration,
 ];
 
 export async function migrate(database: Database): Promise<void> {
-  await database.query(`create table if not exists schema_migrations (
-    id integer primary key, name text not null, applied_at timestamptz not null default now())`);
-  const applied = new Set(
-    (await database.query<{ id: number }>('select id from schema_migrations')).map((row) => row.id),
-  );
+  // Several instances may start at once on one PostgreSQL: the advisory lock makes them take turns,
+  // and each re-reads what is applied under the lock.
+  await database.transaction(async (tx) => {
+    await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await tx.query(`create table if not exists schema_migrations (
+      id integer primary key, name text not null, applied_at timestamptz not null default now())`);
+  });
   for (const migration of migrations) {
-    if (applied.has(migration.id)) continue;
     await database.transaction(async (tx) => {
-      for (const statement of splitStatements(migration.sql)) await tx.query(statement);
+      await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      const done = await tx.query('select 1 from schema_migrations where id = $1', [migration.id]);
+      if (done.length > 0) return;
+      for (const statement of [...splitStatements(migration.sql), ...(migration.statements ?? [])]) await tx.query(statement);
       await tx.query('insert into schema_migrations (id, name) values ($1, $2)', [migration.id, migration.name]);
     });
   }

@@ -23,6 +23,9 @@ export async function openPglite(directory?: string): Promise<Database> {
         }),
       );
     },
+    async listen(channel, onMessage) {
+      return pg.listen(channel, onMessage);
+    },
     async close() {
       await pg.close();
     },

@@ -1,69 +1,89 @@
-import { MANIFEST_SCHEMA_VERSION, deviceRoutes, type Manifest } from '@edgeloop/protocol';
+import { MANIFEST_SCHEMA_VERSION, type Manifest } from '@edgeloop/protocol';
 import type { Registry } from '../registry/registry.js';
+import type { ManifestSigner } from './signing-key.js';
 
-interface CachedManifest {
+export interface CachedManifest {
   manifest: Manifest;
+  /** The signed envelope, serialized once. */
   body: string;
   etag: string;
 }
 
+export interface ManifestCacheOptions {
+  signer: ManifestSigner;
+  /** How long a signed manifest stays valid. Default 24 h; it is re-issued after half of it. */
+  ttlMs?: number;
+  now?: () => number;
+}
+
+export const DEFAULT_MANIFEST_TTL_MS = 24 * 60 * 60 * 1000;
+
 /**
- * Manifests are computed when something changes, not per poll: a poll is answered from memory.
- * `invalidate(app)` is called by the registry after every committed change.
+ * Manifests are computed and signed when something changes, not per poll: a poll is answered from
+ * memory. `invalidate(app)` is called after every committed change. Content depends only on the
+ * database, so every instance sharing it signs byte-identical manifests.
  */
 export class ManifestCache {
   readonly #registry: Registry;
+  readonly #signer: ManifestSigner;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
   readonly #cache = new Map<string, Promise<CachedManifest>>();
+  readonly #reissuing = new Set<string>();
 
-  constructor(registry: Registry) {
+  constructor(registry: Registry, options: ManifestCacheOptions) {
     this.#registry = registry;
+    this.#signer = options.signer;
+    this.#ttlMs = options.ttlMs ?? DEFAULT_MANIFEST_TTL_MS;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get signer(): ManifestSigner {
+    return this.#signer;
   }
 
   invalidate(app: string): void {
     this.#cache.delete(app);
   }
 
-  get(app: string): Promise<CachedManifest> {
+  async get(app: string): Promise<CachedManifest> {
     let entry = this.#cache.get(app);
     if (!entry) {
       entry = this.#build(app);
       this.#cache.set(app, entry);
       // A failed build (unknown app, database error) must not be remembered.
-      entry.catch(() => this.#cache.delete(app));
+      entry.catch(() => {
+        if (this.#cache.get(app) === entry) this.#cache.delete(app);
+      });
     }
-    return entry;
+    const cached = await entry;
+    this.#reissueIfAging(app, cached.manifest);
+    return cached;
+  }
+
+  /** Past half its lifetime, a manifest is re-issued in the background; polls keep the current one meanwhile. */
+  #reissueIfAging(app: string, manifest: Manifest): void {
+    const issued = Date.parse(manifest.issuedAt);
+    if (this.#now() < issued + this.#ttlMs / 2 || this.#reissuing.has(app)) return;
+    this.#reissuing.add(app);
+    void this.#registry
+      .reissueManifest(app)
+      .catch(() => undefined) // retried on the next poll
+      .finally(() => this.#reissuing.delete(app));
   }
 
   async #build(app: string): Promise<CachedManifest> {
-    const version = await this.#registry.manifestVersion(app);
-    const latest = await this.#registry.latestVersions(app);
+    const state = await this.#registry.manifestState(app);
     const manifest: Manifest = {
       schema: MANIFEST_SCHEMA_VERSION,
       app,
-      version,
-      issuedAt: new Date().toISOString(),
-      models: Object.fromEntries(
-        latest.map((record) => [
-          record.model,
-          {
-            model: record.model,
-            version: record.version,
-            releaseId: `${record.model}@${record.version}#${record.sha256.slice(0, 16)}`,
-            format: record.format,
-            files: [
-              {
-                role: 'model' as const,
-                sha256: record.sha256,
-                length: record.size,
-                // Relative to the server base URL, so one manifest works behind any host name or path prefix.
-                url: deviceRoutes.artifact(record.sha256),
-              },
-            ],
-          },
-        ]),
-      ),
+      version: state.version,
+      issuedAt: state.issuedAt.toISOString(),
+      expires: new Date(state.issuedAt.getTime() + this.#ttlMs).toISOString(),
+      // Channel `stable`: each model's control release, variants, rules and rollout (registry/manifest-models.ts).
+      models: await this.#registry.manifestModels(app),
     };
-    const body = JSON.stringify(manifest);
-    return { manifest, body, etag: `"m${version}"` };
+    const envelope = this.#signer.signManifest(manifest);
+    return { manifest, body: JSON.stringify(envelope), etag: `"m${state.version}-${envelope.signatures[0]!.sig.slice(0, 16)}"` };
   }
 }

@@ -1,8 +1,10 @@
-import type { ModelFormat, ModelSignature } from '@edgeloop/protocol';
+import type { ModelFormat, ModelRelease, ModelSignature } from '@edgeloop/protocol';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { Database } from '../db/database.js';
 import { ServerError } from '../errors.js';
-import { inspectOnnx } from './onnx.js';
+import { describeVersion } from './describe.js';
+import { manifestModels } from './manifest-models.js';
+import { uploadFile, type UploadInput, type UploadResult } from './publish.js';
 
 export interface ModelVersionRecord {
   app: string;
@@ -41,13 +43,7 @@ const toRecord = (row: VersionRow): ModelVersionRecord => ({
   createdAt: row.created_at.toISOString(),
 });
 
-export interface PublishInput {
-  app: string;
-  model: string;
-  version: string;
-  format: ModelFormat;
-  body: ReadableStream<Uint8Array>;
-}
+export type PublishInput = UploadInput;
 
 /** Apps, models and their published versions; the bytes live in the blob store. */
 export class Registry {
@@ -63,48 +59,29 @@ export class Registry {
     this.#onChange = options.onChange;
   }
 
-  /**
-   * Streams a model to the blob store while hashing it, validates it, then records the version in
-   * one transaction. On any failure nothing is recorded and the staged bytes are removed.
-   */
+  /** Publishes a new version (its default variant's model file); see {@link Registry.upload}. */
   async publish(input: PublishInput): Promise<ModelVersionRecord> {
-    const existing = await this.#db.query('select 1 from model_versions where app = $1 and model = $2 and version = $3', [
-      input.app,
-      input.model,
-      input.version,
-    ]);
-    if (existing.length > 0) throw duplicateVersion(input);
-    const staged = await this.#blobs.stage(input.body, { maxBytes: this.#maxUploadBytes });
-    try {
-      if (staged.size === 0) throw new ServerError('invalid_model', 'the upload is empty: send the model file as the request body');
-      const info = inspectOnnx(await staged.bytes());
-      await staged.commit();
-      const record = await this.#db.transaction(async (tx) => {
-        await tx.query('insert into apps (name) values ($1) on conflict do nothing', [input.app]);
-        await tx.query('insert into models (app, name) values ($1, $2) on conflict do nothing', [input.app, input.model]);
-        const clash = await tx.query('select 1 from model_versions where app = $1 and model = $2 and version = $3 for update', [
-          input.app,
-          input.model,
-          input.version,
-        ]);
-        if (clash.length > 0) throw duplicateVersion(input);
-        const [row] = await tx.query<VersionRow>(
-          `insert into model_versions (app, model, version, seq, format, sha256, size, signature)
-           values ($1, $2, $3,
-             (select coalesce(max(seq), 0) + 1 from model_versions where app = $1 and model = $2),
-             $4, $5, $6, $7)
-           returning *`,
-          [input.app, input.model, input.version, input.format, staged.sha256, staged.size, JSON.stringify(info.signature)],
-        );
-        await tx.query('update apps set manifest_version = manifest_version + 1 where name = $1', [input.app]);
-        return toRecord(row!);
-      });
-      this.#onChange(input.app);
-      return record;
-    } catch (error) {
-      await staged.discard();
-      throw error;
-    }
+    await this.upload(input);
+    return this.getVersion(input.app, input.model, input.version);
+  }
+
+  /**
+   * Streams one file to the blob store while hashing it and records it (registry/publish.ts): a new
+   * version, or a variant or file of an existing one. Idempotent with `idempotencyKey`.
+   */
+  async upload(input: UploadInput): Promise<UploadResult> {
+    const result = await uploadFile(
+      { db: this.#db, blobs: this.#blobs, maxUploadBytes: this.#maxUploadBytes, describe: async (tx, app, model, version) => ({ ...(await describeVersion(tx, app, model, version)) }) },
+      input,
+    );
+    if (!result.replayed) this.#onChange(input.app);
+    return result;
+  }
+
+  /** The models of `app` as its manifest on `channel` lists them (control, variants, rollout). */
+  async manifestModels(app: string, channel = 'stable'): Promise<Record<string, ModelRelease>> {
+    if (!(await this.appExists(app))) throw unknownApp(app);
+    return manifestModels(this.#db, app, channel);
   }
 
   async appExists(app: string): Promise<boolean> {
@@ -120,6 +97,29 @@ export class Registry {
     const [row] = await this.#db.query<{ manifest_version: number }>('select manifest_version from apps where name = $1', [app]);
     if (!row) throw unknownApp(app);
     return Number(row.manifest_version);
+  }
+
+  /** The app's manifest version and when it was issued; both come from the database so every instance agrees. */
+  async manifestState(app: string): Promise<{ version: number; issuedAt: Date }> {
+    const [row] = await this.#db.query<{ manifest_version: number; manifest_issued_at: Date }>(
+      'select manifest_version, manifest_issued_at from apps where name = $1',
+      [app],
+    );
+    if (!row) throw unknownApp(app);
+    return { version: Number(row.manifest_version), issuedAt: row.manifest_issued_at };
+  }
+
+  /**
+   * Raises the manifest version and issue time without any other change: a signed manifest must be
+   * re-issued before it expires, and new content under an old version would look like an attack.
+   */
+  async reissueManifest(app: string): Promise<void> {
+    const rows = await this.#db.query(
+      'update apps set manifest_version = manifest_version + 1, manifest_issued_at = now() where name = $1 returning 1',
+      [app],
+    );
+    if (rows.length === 0) throw unknownApp(app);
+    this.#onChange(app);
   }
 
   async listModels(app: string): Promise<Array<{ name: string; latest: ModelVersionRecord }>> {
@@ -158,11 +158,4 @@ export class Registry {
 
 export function unknownApp(app: string): ServerError {
   return new ServerError('not_found', `unknown app "${app}"; publish a model to it first`);
-}
-
-function duplicateVersion(input: { app: string; model: string; version: string }): ServerError {
-  return new ServerError(
-    'conflict',
-    `model "${input.app}/${input.model}" already has a version "${input.version}"; versions are immutable, publish under a new label`,
-  );
 }

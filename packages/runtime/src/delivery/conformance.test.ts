@@ -1,0 +1,401 @@
+import 'fake-indexeddb/auto';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRuntime, type RuntimeOptions } from '../runtime.js';
+import { fileSystemStore } from '../storage/filesystem-store.js';
+import { indexedDbStore } from '../storage/indexeddb-store.js';
+import type { ModelStore } from '../storage/model-store.js';
+import { fakeKey, FakeRepository, rotationStatement } from '../testing/fake-repository.js';
+import { RecordingHost } from '../testing/recording-host.js';
+import { memoryIds } from '../rollout/index.js';
+import { CHUNK_BYTES } from './download.js';
+
+/**
+ * Delivery conformance, in the spirit of tuf-conformance: a mutable fake repository and a
+ * controllable clock drive the real client; each case asserts what is stored, what is active and
+ * what was requested. (Browser-only cases — a tab closed mid-write, forced quota errors — run in
+ * Chromium: e2e/delivery.browser.test.ts.)
+ */
+const bytesOf = (text: string) => new TextEncoder().encode(text);
+const decode = (bytes: Uint8Array | undefined) => new TextDecoder().decode(bytes);
+const HOUR = 60 * 60 * 1000;
+let dbCounter = 0;
+// Element-wise toEqual on megabytes is slow; Buffer.equals compares with memcmp.
+const sameBytes = (a: Uint8Array | undefined, b: Uint8Array) => a !== undefined && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+
+function randomBytes(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+const cacheRoot = mkdtempSync(join(tmpdir(), 'edgeloop-conformance-'));
+
+/** The same suite runs against every store: they share one contract. */
+const stores: Array<{ kind: string; open(id: string): ModelStore; wipe(id: string): Promise<void> }> = [
+  {
+    kind: 'IndexedDB',
+    open: (id) => indexedDbStore({ name: id }),
+    wipe: (id) =>
+      new Promise((resolve) => {
+        const request = indexedDB.deleteDatabase(id);
+        request.onsuccess = request.onerror = request.onblocked = () => resolve();
+      }),
+  },
+  {
+    kind: 'filesystem',
+    open: (id) => fileSystemStore({ directory: join(cacheRoot, id) }),
+    wipe: (id) => rm(join(cacheRoot, id), { recursive: true, force: true }),
+  },
+];
+
+describe.each(stores)('delivery conformance ($kind store)', ({ open, wipe }) => {
+  let repo: FakeRepository;
+  let host: RecordingHost;
+  let dbName: string;
+  let now: number;
+  const store = () => open(dbName);
+  const runtimeFor = (overrides: Partial<RuntimeOptions> = {}) =>
+    createRuntime({
+      serverUrl: repo.url,
+      app: 'demo',
+      host,
+      storage: store(),
+      trust: { publicKeys: [repo.key.publicKey] },
+      now: () => now,
+      ...overrides,
+    });
+  const active = async () => (await store().getModel('demo', 'vad')).active?.version ?? null;
+  const artifactRequests = () => repo.requestsTo('/artifacts/').length;
+
+  beforeEach(async () => {
+    now = Date.parse('2026-11-25T12:00:00Z');
+    repo = await FakeRepository.create('demo', now);
+    await repo.start();
+    host = new RecordingHost();
+    dbName = `conformance-${++dbCounter}`;
+  });
+  afterEach(async () => {
+    await repo.stop();
+  });
+
+  describe('manifest trust', () => {
+    it('refuses a rollback to a lower manifest version and keeps running the active release', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      repo.publish('vad', '6.0.0', bytesOf('six')); // manifest version 3
+      await runtimeFor().load('vad');
+      expect(await active()).toBe('6.0.0');
+
+      const six = repo.manifest;
+      repo.bump({ version: 2, models: { vad: { ...six.models.vad!, version: '5.0.0' } } });
+      const requestsBefore = artifactRequests();
+      const model = await runtimeFor().load('vad');
+      expect(model).toMatchObject({ version: '6.0.0', source: 'cache' });
+      expect(model.delivery).toMatchObject({ manifest: 'rejected', problem: { code: 'untrusted', details: { reason: 'rollback' } } });
+      expect(await active()).toBe('6.0.0');
+      expect(artifactRequests()).toBe(requestsBefore);
+    });
+
+    it('refuses the same version with different content', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      await runtimeFor().load('vad');
+      const version = repo.manifest.version;
+      repo.publish('vad', '6.0.0', bytesOf('six'));
+      repo.manifest = { ...repo.manifest, version };
+      const model = await runtimeFor().load('vad');
+      expect(model.version).toBe('5.0.0');
+      expect(model.delivery.problem).toMatchObject({ details: { reason: 'version_reuse' } });
+      expect(repo.requestsTo('/artifacts/').filter((r) => r.status === 200)).toHaveLength(1);
+    });
+
+    it('freezes on an expired manifest: keeps the cached release, reports it stale, downloads nothing', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      await runtimeFor().load('vad');
+      repo.publish('vad', '6.0.0', bytesOf('six'));
+      now += 25 * HOUR; // the server stopped re-issuing: its manifest expired an hour ago
+      const stale: unknown[] = [];
+      const runtime = runtimeFor();
+      runtime.addEventListener('manifest-stale', (event) => stale.push(event.detail));
+      const model = await runtime.load('vad');
+      expect(model).toMatchObject({ version: '5.0.0', source: 'cache', delivery: { manifest: 'stale' } });
+      expect(stale).toHaveLength(1);
+      expect(await active()).toBe('5.0.0');
+      expect(artifactRequests()).toBe(1);
+    });
+
+    it('updates fine from an expired local manifest to a fresh remote one', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      await runtimeFor().load('vad');
+      now += 48 * HOUR; // the stored manifest has long expired…
+      repo.bump({ issuedAt: new Date(now).toISOString(), expires: new Date(now + 24 * HOUR).toISOString() }); // …the server re-issued
+      repo.publish('vad', '6.0.0', bytesOf('six'));
+      const model = await runtimeFor().load('vad');
+      expect(model).toMatchObject({ version: '6.0.0', source: 'network', delivery: { manifest: 'current' } });
+    });
+
+    it('refuses a bad signature and an unknown key; with nothing cached it cannot run', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      repo.envelopeOverride = (envelope) => ({ ...envelope, signed: { ...envelope.signed, version: 99 } });
+      await expect(runtimeFor().load('vad')).rejects.toMatchObject({ code: 'untrusted', message: expect.stringMatching(/does not verify/) });
+      repo.envelopeOverride = undefined;
+      repo.signer = await fakeKey();
+      await expect(runtimeFor().load('vad')).rejects.toMatchObject({ code: 'untrusted', message: expect.stringMatching(/none of which this client trusts/) });
+      expect(artifactRequests()).toBe(0);
+      expect(await active()).toBeNull();
+    });
+
+    it('refuses a manifest over the size cap without reading it', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      await expect(runtimeFor({ maxManifestBytes: 200 }).load('vad')).rejects.toMatchObject({
+        code: 'untrusted',
+        message: expect.stringMatching(/200-byte cap/),
+      });
+      expect(artifactRequests()).toBe(0);
+    });
+
+    it('refuses a manifest version above 2^53 − 1', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      repo.manifest = { ...repo.manifest, version: 2 ** 53 };
+      await expect(runtimeFor().load('vad')).rejects.toMatchObject({ code: 'untrusted', message: expect.stringMatching(/version/) });
+      expect(artifactRequests()).toBe(0);
+    });
+
+    it('refuses files mixed from two releases: a manifest naming another release\'s file no longer verifies', async () => {
+      const five = repo.publishFiles('vad', '5.0.0', [{ role: 'model', bytes: bytesOf('five') }, { role: 'weights', bytes: bytesOf('five-weights') }]);
+      const six = repo.publishFiles('vad', '6.0.0', [{ role: 'model', bytes: bytesOf('six') }, { role: 'weights', bytes: bytesOf('six-weights') }]);
+      repo.envelopeOverride = (envelope) => {
+        const signed = structuredClone(envelope.signed) as typeof repo.manifest;
+        signed.models.vad!.files[1] = five.files[1]!;
+        return { ...envelope, signed };
+      };
+      await expect(runtimeFor().load('vad')).rejects.toMatchObject({ code: 'untrusted' });
+      repo.envelopeOverride = undefined;
+      // Substituting bytes of the other release at this release's URL fails its hash instead.
+      repo.files.set(`/${six.files[1]!.url}`, bytesOf('five-weights'));
+      await expect(runtimeFor().load('vad')).rejects.toMatchObject({ code: 'integrity' });
+      expect(await active()).toBeNull();
+    });
+
+    it('follows a key rotation signed by the old key, and refuses a broken chain', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      const original = repo.key;
+      await runtimeFor().load('vad');
+      const next = await fakeKey();
+      repo.rotations = [await rotationStatement(original, next, 1)];
+      repo.signer = next;
+      repo.publish('vad', '6.0.0', bytesOf('six'));
+      expect((await runtimeFor().load('vad')).version).toBe('6.0.0');
+      // The retired key can no longer sign for this device.
+      repo.signer = original;
+      repo.rotations = [];
+      repo.publish('vad', '7.0.0', bytesOf('seven'));
+      expect((await runtimeFor().load('vad')).delivery.problem).toMatchObject({ details: { reason: 'unknown_key' } });
+
+      // A fresh device pinned to the original key, shown a chain forged by an attacker:
+      const attacker = await fakeKey();
+      repo.rotations = [await rotationStatement(original, attacker, 1, attacker)];
+      repo.signer = attacker;
+      dbName = `conformance-${++dbCounter}`;
+      await expect(runtimeFor().load('vad')).rejects.toMatchObject({ code: 'untrusted', message: expect.stringMatching(/not validly signed by the key it retires/) });
+    });
+
+    it('pins the first signer on trust-on-first-use, then refuses other keys', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      expect((await runtimeFor({ trust: { trustOnFirstUse: true } }).load('vad')).version).toBe('5.0.0');
+      repo.signer = await fakeKey();
+      repo.publish('vad', '6.0.0', bytesOf('six'));
+      const model = await runtimeFor({ trust: { trustOnFirstUse: true } }).load('vad');
+      expect(model.version).toBe('5.0.0');
+      expect(model.delivery.problem).toMatchObject({ details: { reason: 'unknown_key' } });
+    });
+  });
+
+  describe('downloads', () => {
+    it('refuses bytes substituted at the same URL and stores nothing', async () => {
+      const release = repo.publish('vad', '5.0.0', bytesOf('five'));
+      repo.files.set(`/${release.files[0]!.url}`, bytesOf('f1ve'));
+      await expect(runtimeFor().load('vad')).rejects.toMatchObject({ code: 'integrity' });
+      expect(await store().getFile(release.files[0]!.sha256)).toBeNull();
+      expect(await store().usage()).toBe(0);
+    });
+
+    it('stops a server streaming past the stated length (no Content-Length) and stores nothing', async () => {
+      const release = repo.publish('vad', '5.0.0', randomBytes(3 * CHUNK_BYTES, 1));
+      const path = `/${release.files[0]!.url}`;
+      repo.files.set(path, randomBytes(5 * CHUNK_BYTES, 1));
+      repo.chunked.add(path);
+      await expect(runtimeFor().load('vad')).rejects.toMatchObject({ code: 'integrity', message: expect.stringMatching(/sent more than the 3145728 bytes/) });
+      expect(await store().usage()).toBe(0);
+      expect(await active()).toBeNull();
+    });
+
+    it('resumes a connection dropped at 50% with only the missing bytes, byte-identical', async () => {
+      const model = randomBytes(4 * CHUNK_BYTES + 12345, 7);
+      const release = repo.publish('vad', '5.0.0', model);
+      const path = `/${release.files[0]!.url}`;
+      repo.dropAfter.set(path, Math.floor(model.byteLength / 2));
+      const loaded = await runtimeFor().load('vad');
+      expect(loaded.source).toBe('network');
+      const requests = repo.requestsTo('/artifacts/');
+      expect(requests).toHaveLength(2);
+      expect(requests[1]!.headers.range).toMatch(/^bytes=\d+-$/);
+      expect(requests[1]!.headers['if-range']).toBe(`"${release.files[0]!.sha256}"`);
+      expect(repo.bytesSentTo('/artifacts/') / model.byteLength).toBeLessThanOrEqual(1.05);
+      expect(sameBytes(host.created[0], model)).toBe(true);
+    });
+
+    it('restarts from zero when the ETag changed between attempts', async () => {
+      const model = randomBytes(3 * CHUNK_BYTES, 9);
+      const release = repo.publish('vad', '5.0.0', model);
+      const path = `/${release.files[0]!.url}`;
+      repo.dropAfter.set(path, 2 * CHUNK_BYTES);
+      const load = runtimeFor().load('vad');
+      // The file is republished under a new validator after the first response, before the resume.
+      await expect.poll(() => repo.requestsTo('/artifacts/').length, { interval: 5 }).toBe(1);
+      repo.etags.set(path, '"republished"');
+      await load;
+      const [first, second] = repo.requestsTo('/artifacts/');
+      expect(second!.headers['if-range']).toBe(`"${release.files[0]!.sha256}"`);
+      expect(second!.status).toBe(200);
+      expect(second!.bytesSent).toBe(model.byteLength);
+      expect(first!.bytesSent).toBe(2 * CHUNK_BYTES);
+      expect(sameBytes(host.created[0], model)).toBe(true);
+    });
+
+    it('is cancellable, keeps the stored prefix, and resumes from it on the next load', async () => {
+      const model = randomBytes(4 * CHUNK_BYTES, 11);
+      const release = repo.publish('vad', '5.0.0', model);
+      const path = `/${release.files[0]!.url}`;
+      const controller = new AbortController();
+      repo.dropAfter.set(path, 2 * CHUNK_BYTES + 10);
+      const progress: number[] = [];
+      const load = runtimeFor().load('vad', {
+        signal: controller.signal,
+        onProgress: (p) => {
+          progress.push(p.loaded);
+          if (p.loaded >= 2 * CHUNK_BYTES) controller.abort();
+        },
+      });
+      await expect(load).rejects.toMatchObject({ code: 'aborted' });
+      const partial = await store().getFile(release.files[0]!.sha256);
+      expect(partial).toMatchObject({ complete: false });
+      expect(partial!.received).toBeGreaterThanOrEqual(2 * CHUNK_BYTES);
+      expect(await active()).toBeNull();
+
+      const resumed: Array<{ loaded: number; fromCache: number; total: number }> = [];
+      await runtimeFor().load('vad', { onProgress: (p) => resumed.push(p) });
+      expect(resumed.at(-1)).toEqual(expect.objectContaining({ loaded: model.byteLength, total: model.byteLength, fromCache: partial!.received }));
+      expect(repo.requestsTo('/artifacts/').at(-1)!.headers.range).toBe(`bytes=${partial!.received}-`);
+      expect(sameBytes(host.created[0], model)).toBe(true);
+      expect(progress.length).toBeGreaterThan(0);
+    });
+  });
+
+  describe('staged rollouts', () => {
+    it('puts a sticky share of devices on the candidate, reports the cohort, and moves them back on rollback', async () => {
+      const control = repo.publish('vad', '5.0.0', bytesOf('five'));
+      const candidateBytes = bytesOf('six');
+      const candidate = repo.publish('vad', '6.0.0', candidateBytes);
+      const rollout = (percentage: number) => ({
+        ...control,
+        rollout: { id: 'r1', salt: 'salt-1', percentage, candidate: { version: '6.0.0', releaseId: candidate.releaseId, format: 'onnx' as const, files: candidate.files } },
+      });
+      repo.bump({ models: { vad: rollout(30) } });
+      const devices = Array.from({ length: 40 }, (_, i) => ({ ids: memoryIds(), db: `${dbName}-device-${i}` }));
+      const versionsAt = async (inRollout = true) => {
+        const versions: string[] = [];
+        for (const device of devices) {
+          dbName = device.db;
+          const model = await runtimeFor({ rollout: { ids: device.ids } }).load('vad');
+          expect(model.delivery.cohort).toEqual(inRollout ? { rollout: 'r1', arm: model.version === '6.0.0' ? 'candidate' : 'control' } : null);
+          versions.push(model.version);
+        }
+        return versions;
+      };
+      const at30 = await versionsAt();
+      const onCandidate = at30.filter((v) => v === '6.0.0').length;
+      expect(onCandidate).toBeGreaterThan(2);
+      expect(onCandidate).toBeLessThan(30);
+      repo.bump({ models: { vad: rollout(60) } });
+      const at60 = await versionsAt();
+      // Raising the percentage never moves a device off the candidate.
+      at30.forEach((version, i) => {
+        if (version === '6.0.0') expect(at60[i]).toBe('6.0.0');
+      });
+      repo.bump({ models: { vad: control } }); // rolled back: the plan is gone, everyone on the control
+      expect(new Set(await versionsAt(false))).toEqual(new Set(['5.0.0']));
+    });
+  });
+
+  describe('storage and activation', () => {
+    it('keeps the previous release as rollback target and collects older files', async () => {
+      const five = repo.publish('vad', '5.0.0', bytesOf('five'));
+      await runtimeFor().load('vad');
+      repo.publish('vad', '6.0.0', bytesOf('six'));
+      await runtimeFor().load('vad');
+      repo.publish('vad', '7.0.0', bytesOf('seven'));
+      await runtimeFor().load('vad');
+      const pointers = await store().getModel('demo', 'vad');
+      expect([pointers.active?.version, pointers.previous?.version]).toEqual(['7.0.0', '6.0.0']);
+      expect(await store().collect()).toEqual({ freedBytes: 4, removedFiles: 1 });
+      expect(await store().getFile(five.files[0]!.sha256)).toBeNull();
+    });
+
+    it('runs offline after install', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      await runtimeFor().load('vad');
+      await repo.stop();
+      expect(await runtimeFor().load('vad')).toMatchObject({ version: '5.0.0', source: 'cache', delivery: { manifest: 'offline' } });
+    });
+
+    it('notices wiped storage and downloads again instead of failing', async () => {
+      const release = repo.publish('vad', '5.0.0', bytesOf('five'));
+      await runtimeFor().load('vad');
+      // Evicted bytes, surviving pointer (a partial wipe):
+      await store().deleteFile(release.files[0]!.sha256);
+      expect(await runtimeFor().load('vad')).toMatchObject({ version: '5.0.0', source: 'network' });
+      // Everything gone (cleared site data):
+      await wipe(dbName);
+      expect(await runtimeFor().load('vad')).toMatchObject({ version: '5.0.0', source: 'network' });
+    });
+
+    it('with next-load activation, serves the cached release at once and stages the new one for the next load', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      await runtimeFor().load('vad');
+      repo.publish('vad', '6.0.0', bytesOf('six'));
+      const runtime = runtimeFor({ activation: 'next-load' });
+      const ready = new Promise((resolve) => runtime.addEventListener('update-ready', (event) => resolve(event.detail)));
+      const first = await runtime.load('vad');
+      expect(first).toMatchObject({ version: '5.0.0', delivery: { updatePending: true } });
+      expect(await ready).toMatchObject({ model: 'vad', version: '6.0.0' });
+      expect((await store().getModel('demo', 'vad')).staged?.version).toBe('6.0.0');
+      const next = await runtimeFor({ activation: 'next-load' }).load('vad');
+      expect(next).toMatchObject({ version: '6.0.0', source: 'cache' });
+      expect(decode(host.created.at(-1))).toBe('six');
+    });
+
+    it('checkForUpdates prefetches loaded models and announces activations to other runtimes', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      const runtime = runtimeFor();
+      await runtime.load('vad');
+      expect(await runtime.checkForUpdates()).toEqual([]);
+      repo.publish('vad', '6.0.0', bytesOf('six'));
+      expect(await runtime.checkForUpdates()).toEqual(['vad']);
+      const other = runtimeFor();
+      const heard = new Promise((resolve) => runtime.addEventListener('activated', (event) => resolve(event.detail)));
+      expect((await other.load('vad')).version).toBe('6.0.0');
+      expect(await heard).toMatchObject({ model: 'vad', version: '6.0.0', remote: true });
+      runtime.dispose();
+      other.dispose();
+    });
+  });
+});

@@ -1,0 +1,351 @@
+import {
+  TrustError,
+  parseManifest,
+  type Selection,
+  verifyManifestEnvelope,
+  type Manifest,
+  type ModelRelease,
+  type TrustState,
+} from '@edgeloop/protocol';
+import { RuntimeError } from '../errors.js';
+import type { ModelStore } from '../storage/model-store.js';
+import { downloadFile, type FileProgress } from './download.js';
+import { fetchManifest } from './manifest-client.js';
+import { initialTrust, trustFirstSigner, type TrustOptions } from './trust-options.js';
+
+/**
+ * How fresh the manifest behind a load was:
+ * - `current`: verified now (or confirmed by a 304);
+ * - `offline`: the server could not be reached; the cached release runs;
+ * - `stale`: the newest manifest has expired (freeze protection); the cached release runs;
+ * - `rejected`: the server's manifest failed verification; the cached release runs.
+ */
+export type ManifestStatus = 'current' | 'offline' | 'stale' | 'rejected';
+
+/**
+ * When a new release goes live: `on-load` downloads it during `load()`; `next-load` never makes
+ * `load()` wait for a download when a release is cached — the new one is prefetched and used the
+ * next time the model is loaded.
+ */
+export type ActivationPolicy = 'on-load' | 'next-load';
+
+export interface LoadProgress {
+  model: string;
+  /** Bytes of the release stored so far, all files together. */
+  loaded: number;
+  total: number;
+  /** Of `loaded`, bytes that were already on the device. */
+  fromCache: number;
+  files: FileProgress[];
+}
+
+/** Opens verified release files in an engine; delivery activates a release only once this succeeds. */
+export type OpenRelease<T> = (release: ModelRelease, files: ReadonlyMap<string, ArrayBuffer>, source: 'network' | 'cache', meta: AcquireMeta) => Promise<T>;
+
+export interface AcquireMeta {
+  manifest: ManifestStatus;
+  /** Why the newest release is not the one running (offline, rejected manifest, failed download). */
+  problem?: RuntimeError;
+  /** A newer release exists and is being prefetched for the next load. */
+  updatePending: boolean;
+  /** Milliseconds spent downloading in this load (0 from cache). */
+  downloadMs: number;
+  /** The device's rollout cohort for this model, when a rollout is in progress (report it with telemetry). */
+  cohort: Selection['cohort'];
+}
+
+export interface DeliveryOptions {
+  app: string;
+  baseUrl: URL;
+  store: () => ModelStore;
+  fetch: typeof fetch;
+  trust: TrustOptions;
+  now: () => number;
+  maxManifestBytes: number;
+  events: EventTarget;
+  /** `navigator.storage` where it exists: quota estimate and persistence. */
+  storageManager: StorageManager | null;
+  /** `navigator.locks` where it exists: one tab downloads a file, the others wait and reuse it. */
+  locks: LockManager | null;
+  /** Tells other tabs of this app about activations. */
+  channel: BroadcastChannel | null;
+  /** Evaluates a manifest entry's rollout plan and targeting on this device (@edgeloop/protocol's selectRelease). */
+  choose: (entry: ModelRelease) => Promise<Selection>;
+}
+
+/** Manifest verification, downloads, storage and activation: everything between the server and the engine. */
+export class Delivery {
+  readonly #o: DeliveryOptions;
+  #persistRequested = false;
+  readonly #prefetching = new Map<string, Promise<ModelRelease | null>>();
+
+  constructor(options: DeliveryOptions) {
+    this.#o = options;
+    options.channel?.addEventListener('message', (event: MessageEvent) => {
+      const data = event.data as { type?: string; model?: string; releaseId?: string } | null;
+      if (data?.type === 'activated') options.events.dispatchEvent(new CustomEvent('activated', { detail: { ...data, remote: true } }));
+    });
+  }
+
+  /** Fetches and verifies the app's manifest; never throws for offline, stale or rejected — it says so. */
+  async manifest(signal?: AbortSignal): Promise<{ manifest: Manifest | null; status: ManifestStatus; problem?: RuntimeError }> {
+    const { app, baseUrl } = this.#o;
+    const store = this.#o.store();
+    const state = await store.getAppState(app);
+    let fetched;
+    try {
+      fetched = await fetchManifest(baseUrl, app, {
+        fetch: this.#o.fetch,
+        etag: state?.envelope ? state.etag : null,
+        maxBytes: this.#o.maxManifestBytes,
+        ...(signal && { signal }),
+      });
+    } catch (error) {
+      const runtimeError = RuntimeError.fromUnknown(error, 'network');
+      if (runtimeError.code === 'network') return { manifest: null, status: 'offline', problem: runtimeError };
+      if (runtimeError.code === 'untrusted') return this.#rejected(runtimeError);
+      throw runtimeError;
+    }
+    if (fetched.status === 'not-modified') {
+      const stored = state?.envelope ? parseManifest((state.envelope as { signed: unknown }).signed) : null;
+      if (!stored) throw new RuntimeError('server', 'the server answered 304 to a poll without a validator');
+      if (Date.parse(stored.expires) <= this.#o.now()) return this.#stale(stored);
+      return { manifest: stored, status: 'current' };
+    }
+    let trust: TrustState | null = state?.trust ?? (await initialTrust(this.#o.trust));
+    if (!trust) trust = await trustFirstSigner(fetched.envelope, new URL('v1/keys', baseUrl).href, this.#o.fetch);
+    let verified;
+    try {
+      verified = await verifyManifestEnvelope(fetched.envelope, trust, new Date(this.#o.now()));
+    } catch (error) {
+      if (error instanceof TrustError) {
+        return this.#rejected(new RuntimeError('untrusted', `the manifest was rejected: ${error.message}`, { cause: error, details: { reason: error.reason } }));
+      }
+      throw error;
+    }
+    if (verified.expired) return this.#stale(verified.manifest);
+    await store.putAppState(app, { trust: verified.state, envelope: fetched.envelope, etag: fetched.etag, verifiedAt: this.#o.now() });
+    return { manifest: verified.manifest, status: 'current' };
+  }
+
+  #rejected(problem: RuntimeError) {
+    this.#o.events.dispatchEvent(new CustomEvent('manifest-rejected', { detail: { error: problem } }));
+    return { manifest: null, status: 'rejected' as const, problem };
+  }
+
+  #stale(manifest: Manifest) {
+    const problem = new RuntimeError('untrusted', `the manifest (version ${manifest.version}) expired at ${manifest.expires}; running the cached release until a fresh one arrives`);
+    this.#o.events.dispatchEvent(new CustomEvent('manifest-stale', { detail: { version: manifest.version, expires: manifest.expires } }));
+    return { manifest: null, status: 'stale' as const, problem };
+  }
+
+  /**
+   * Resolves which release of `name` to run, makes sure its verified files are stored, and opens
+   * them with `open`. A downloaded release becomes active only after `open` succeeds, so bytes that
+   * pass sha256 but no engine can read never replace the release that works. When the newest
+   * release cannot be had, the active cached one runs and `meta.problem` says why.
+   */
+  async acquire<T>(
+    name: string,
+    options: { signal?: AbortSignal; activation: ActivationPolicy; onProgress?: (progress: LoadProgress) => void },
+    open: OpenRelease<T>,
+  ): Promise<T> {
+    const { manifest, status, problem } = await this.manifest(options.signal);
+    const store = this.#o.store();
+    const pointers = await store.getModel(this.#o.app, name);
+    let cohort: Selection['cohort'] = null;
+    const meta = (extra: Partial<AcquireMeta> = {}): AcquireMeta => ({ manifest: status, updatePending: false, downloadMs: 0, cohort, ...(problem && { problem }), ...extra });
+
+    if (!manifest) {
+      const files = pointers.active ? await this.#readAll(pointers.active) : null;
+      if (pointers.active && files) return this.#openCached(pointers.active, files, open, meta());
+      if (status === 'offline') {
+        throw new RuntimeError('network', `${problem?.message ?? 'the update server is unreachable'}; model "${name}" is not cached yet, so it cannot run offline`, { cause: problem });
+      }
+      throw new RuntimeError('untrusted', `${problem?.message ?? 'no trusted manifest'}; model "${name}" is not cached, so nothing can run`, { cause: problem });
+    }
+
+    const entry = manifest.models[name];
+    if (!entry) {
+      const available = Object.keys(manifest.models);
+      throw new RuntimeError(
+        'not_found',
+        `app "${this.#o.app}" has no model "${name}"; its manifest lists ${available.length > 0 ? available.map((m) => `"${m}"`).join(', ') : 'no models'}`,
+      );
+    }
+    // A rollout in the manifest is evaluated here, on the device: which release, which cohort.
+    const selection = await this.#o.choose(entry);
+    const target = selection.release;
+    cohort = selection.cohort;
+    if (pointers.active?.releaseId === target.releaseId) {
+      const files = await this.#readAll(target);
+      if (files) {
+        try {
+          return await open(target, files, 'cache', meta());
+        } catch (error) {
+          // Bytes that passed sha256 once but no engine can read (storage bit rot): drop the cache
+          // entry and fetch the release again below. Any other failure is the app's to see.
+          if (!(error instanceof RuntimeError && error.code === 'invalid_model')) throw error;
+          await this.#drop(target);
+        }
+      }
+      // Otherwise the pointer survived but the bytes did not (storage partly cleared): fetch them again.
+    } else if (options.activation === 'next-load' && pointers.active && pointers.staged?.releaseId !== target.releaseId) {
+      const files = await this.#readAll(pointers.active);
+      if (files) {
+        void this.prefetch(name, options.signal).catch(() => undefined);
+        return this.#openCached(pointers.active, files, open, meta({ updatePending: true }));
+      }
+    }
+
+    const started = performance.now();
+    let value: T;
+    try {
+      const networkBytes = await this.#downloadAll(target, options);
+      const files = await this.#readAll(target);
+      if (!files) throw new RuntimeError('storage', `release ${target.releaseId} was stored but cannot be read back`);
+      try {
+        value = await open(target, files, networkBytes > 0 ? 'network' : 'cache', meta({ downloadMs: performance.now() - started }));
+      } catch (error) {
+        if (error instanceof RuntimeError && error.code === 'invalid_model') await this.#drop(target);
+        throw error;
+      }
+    } catch (error) {
+      const failure = RuntimeError.fromUnknown(error, 'storage');
+      const files = failure.code !== 'aborted' && pointers.active && pointers.active.releaseId !== target.releaseId ? await this.#readAll(pointers.active) : null;
+      if (pointers.active && files) {
+        this.#o.events.dispatchEvent(new CustomEvent('update-failed', { detail: { model: name, releaseId: target.releaseId, error: failure } }));
+        return this.#openCached(pointers.active, files, open, meta({ problem: failure }));
+      }
+      throw failure;
+    }
+    await store.activate(this.#o.app, target);
+    const message = { type: 'activated', app: this.#o.app, model: target.model, releaseId: target.releaseId, version: target.version };
+    this.#o.channel?.postMessage(message);
+    this.#o.events.dispatchEvent(new CustomEvent('activated', { detail: { ...message, remote: false } }));
+    return value;
+  }
+
+  async #openCached<T>(release: ModelRelease, files: ReadonlyMap<string, ArrayBuffer>, open: OpenRelease<T>, meta: AcquireMeta): Promise<T> {
+    try {
+      return await open(release, files, 'cache', meta);
+    } catch (error) {
+      if (error instanceof RuntimeError && error.code === 'invalid_model') {
+        await this.#drop(release);
+        throw new RuntimeError('invalid_model', `${error.message}; the cached copy was dropped and will be downloaded again`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async #drop(release: ModelRelease): Promise<void> {
+    for (const file of release.files) await this.#o.store().deleteFile(file.sha256);
+  }
+
+  /**
+   * Downloads the manifest's current release of `name` and stages it without activating it.
+   * Resolves with the staged release, or null when the active one is current.
+   */
+  prefetch(name: string, signal?: AbortSignal): Promise<ModelRelease | null> {
+    let running = this.#prefetching.get(name);
+    if (!running) {
+      running = (async () => {
+        const { manifest } = await this.manifest(signal);
+        const entry = manifest?.models[name];
+        if (!entry) return null;
+        const target = (await this.#o.choose(entry)).release;
+        const store = this.#o.store();
+        const pointers = await store.getModel(this.#o.app, name);
+        if (pointers.active?.releaseId === target.releaseId) return null;
+        if (pointers.staged?.releaseId !== target.releaseId) {
+          await this.#downloadAll(target, { ...(signal && { signal }) });
+          await store.stage(this.#o.app, target);
+        }
+        this.#o.events.dispatchEvent(new CustomEvent('update-ready', { detail: { model: name, version: target.version, releaseId: target.releaseId } }));
+        return target;
+      })().finally(() => this.#prefetching.delete(name));
+      this.#prefetching.set(name, running);
+    }
+    return running;
+  }
+
+  async #downloadAll(release: ModelRelease, options: { signal?: AbortSignal; onProgress?: (progress: LoadProgress) => void }): Promise<number> {
+    await this.#ensureSpace(release);
+    const total = release.files.reduce((sum, file) => sum + file.length, 0);
+    const progress = new Map<string, FileProgress>();
+    let networkBytes = 0;
+    for (const file of release.files) {
+      const url = new URL(file.url, this.#o.baseUrl).href;
+      const download = () =>
+        downloadFile(url, file, this.#o.store(), {
+          fetch: this.#o.fetch,
+          ...(options.signal && { signal: options.signal }),
+          onProgress: (fileProgress) => {
+            progress.set(file.sha256, fileProgress);
+            const files = [...progress.values()];
+            options.onProgress?.({
+              model: release.model,
+              loaded: files.reduce((sum, f) => sum + f.loaded, 0),
+              total,
+              fromCache: files.reduce((sum, f) => sum + f.fromCache, 0),
+              files,
+            });
+          },
+        });
+      try {
+        // One tab downloads a given file; the others wait here and then find it complete.
+        const result = this.#o.locks
+          ? await this.#o.locks.request(`edgeloop:file:${file.sha256}`, options.signal ? { signal: options.signal } : {}, download)
+          : await download();
+        networkBytes += result.networkBytes;
+      } catch (error) {
+        const failure = RuntimeError.fromUnknown(error, 'storage');
+        // Out of space: give the partial bytes back; the previous release stays active.
+        if (failure.code === 'quota') await this.#o.store().deleteFile(file.sha256).catch(() => undefined);
+        throw failure;
+      }
+    }
+    return networkBytes;
+  }
+
+  async #ensureSpace(release: ModelRelease): Promise<void> {
+    const storage = this.#o.storageManager;
+    if (!storage?.estimate) return;
+    const store = this.#o.store();
+    let needed = 0;
+    for (const file of release.files) {
+      const stored = await store.getFile(file.sha256);
+      needed += file.length - (stored?.complete ? file.length : (stored?.received ?? 0));
+    }
+    if (needed === 0) return;
+    if (!this.#persistRequested && storage.persist) {
+      this.#persistRequested = true;
+      // Persistent storage is exempt from eviction under pressure; browsers may grant it silently or not at all.
+      void storage.persist().catch(() => false);
+    }
+    const free = async () => {
+      const { quota = Number.POSITIVE_INFINITY, usage = 0 } = await storage.estimate();
+      return quota - usage;
+    };
+    let available = await free();
+    if (available >= needed) return;
+    await store.collect({ bytesNeeded: needed - available });
+    available = await free();
+    if (available < needed) {
+      throw new RuntimeError('quota', `release ${release.releaseId} needs ${needed} bytes but only ${Math.max(0, Math.floor(available))} are available to this app; the previous release stays active`);
+    }
+  }
+
+  /** Every file of `release` from storage, or null when any is missing or incomplete. */
+  async #readAll(release: ModelRelease): Promise<Map<string, ArrayBuffer> | null> {
+    const files = new Map<string, ArrayBuffer>();
+    for (const file of release.files) {
+      const stored = await this.#o.store().getFile(file.sha256);
+      if (!stored?.complete) return null;
+      const bytes = await this.#o.store().readFile(file.sha256);
+      if (!bytes) return null;
+      files.set(file.sha256, bytes);
+    }
+    return files;
+  }
+}

@@ -1,0 +1,92 @@
+import 'fake-indexeddb/auto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDB } from 'idb';
+import { describe, expect, it } from 'vitest';
+import type { ModelRelease } from '@edgeloop/protocol';
+import { fileSystemStore } from './filesystem-store.js';
+import { indexedDbStore } from './indexeddb-store.js';
+import type { ModelStore } from './model-store.js';
+
+const root = mkdtempSync(join(tmpdir(), 'edgeloop-store-'));
+let counter = 0;
+const factories: Array<{ kind: string; make(): () => ModelStore }> = [
+  { kind: 'IndexedDB', make: () => { const name = `contract-${++counter}`; return () => indexedDbStore({ name }); } },
+  { kind: 'filesystem', make: () => { const directory = join(root, `contract-${++counter}`); return () => fileSystemStore({ directory }); } },
+];
+const release = (version: string, sha256: string, length: number): ModelRelease => ({
+  model: 'vad',
+  version,
+  releaseId: `vad@${version}`,
+  format: 'onnx',
+  files: [{ role: 'model', sha256, length, url: `v1/artifacts/sha256/${sha256}` }],
+});
+const SHA_A = 'a'.repeat(64);
+const SHA_B = 'b'.repeat(64);
+const state = Uint8Array.of(1, 2, 3);
+
+describe.each(factories)('ModelStore contract ($kind)', ({ make }) => {
+  it('appends in order only, survives a restart mid-file, and completes', async () => {
+    const open = make();
+    const store = open();
+    await store.appendFile({ sha256: SHA_A, length: 6, etag: '"e"' }, 0, Uint8Array.of(1, 2, 3), state);
+    await expect(store.appendFile({ sha256: SHA_A, length: 6, etag: '"e"' }, 1, Uint8Array.of(9), state)).rejects.toMatchObject({ code: 'storage' });
+    await expect(store.completeFile(SHA_A)).rejects.toMatchObject({ code: 'storage' });
+    store.close();
+    // A new instance (the app restarted) sees the stored prefix and its resume state.
+    const reopened = open();
+    expect(await reopened.getFile(SHA_A)).toMatchObject({ received: 3, complete: false, etag: '"e"', hashState: state });
+    expect(await reopened.readFile(SHA_A)).toBeNull();
+    await reopened.appendFile({ sha256: SHA_A, length: 6, etag: '"e"' }, 3, Uint8Array.of(4, 5, 6), state);
+    await reopened.completeFile(SHA_A);
+    expect(new Uint8Array((await reopened.readFile(SHA_A))!)).toEqual(Uint8Array.of(1, 2, 3, 4, 5, 6));
+    expect(await reopened.usage()).toBe(6);
+  });
+
+  it('refuses to activate a release whose files are not complete, and keeps the active one', async () => {
+    const store = make()();
+    await store.appendFile({ sha256: SHA_A, length: 1, etag: null }, 0, Uint8Array.of(1), state);
+    await store.completeFile(SHA_A);
+    await store.activate('demo', release('1', SHA_A, 1));
+    await store.appendFile({ sha256: SHA_B, length: 2, etag: null }, 0, Uint8Array.of(1), state);
+    await expect(store.activate('demo', release('2', SHA_B, 2))).rejects.toMatchObject({ code: 'storage', message: expect.stringMatching(/not stored complete/) });
+    expect((await store.getModel('demo', 'vad')).active?.version).toBe('1');
+  });
+
+  it('never collects files of the active, previous or staged release; collects the rest LRU-first', async () => {
+    const store = make()();
+    const shas = ['1', '2', '3', '4'].map((digit) => digit.repeat(64));
+    for (const sha of shas) {
+      await store.appendFile({ sha256: sha, length: 1, etag: null }, 0, Uint8Array.of(1), state);
+      await store.completeFile(sha);
+    }
+    await store.activate('demo', release('1', shas[0]!, 1));
+    await store.activate('demo', release('2', shas[1]!, 1));
+    await store.stage('demo', release('3', shas[2]!, 1));
+    expect(await store.collect()).toEqual({ freedBytes: 1, removedFiles: 1 });
+    expect(await store.getFile(shas[3]!)).toBeNull();
+    for (const sha of shas.slice(0, 3)) expect(await store.getFile(sha)).toMatchObject({ complete: true });
+  });
+});
+
+describe('IndexedDB schema migration', () => {
+  it('carries version 1 files and active releases over to version 2', async () => {
+    const name = 'migration-v1';
+    const v1 = await openDB(name, 1, {
+      upgrade(db) {
+        db.createObjectStore('artifacts', { keyPath: 'sha256' });
+        db.createObjectStore('active');
+        db.createObjectStore('manifests', { keyPath: 'app' });
+      },
+    });
+    await v1.put('artifacts', { sha256: SHA_A, length: 3, bytes: Uint8Array.of(7, 8, 9).buffer, storedAt: 1 });
+    await v1.put('active', { app: 'demo', model: 'vad', release: release('5.0.0', SHA_A, 3), activatedAt: 1 }, 'demo/vad');
+    v1.close();
+
+    const store = indexedDbStore({ name });
+    expect((await store.getModel('demo', 'vad')).active?.version).toBe('5.0.0');
+    expect(new Uint8Array((await store.readFile(SHA_A))!)).toEqual(Uint8Array.of(7, 8, 9));
+    expect(await store.getAppState('demo')).toBeNull();
+  });
+});

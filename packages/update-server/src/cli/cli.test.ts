@@ -1,0 +1,64 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../server.js';
+import { sileroV6 } from '../test-support.js';
+import { CliError, EXIT } from './client.js';
+import { runCli } from './run.js';
+
+describe('edgeloop CLI through the admin API', () => {
+  let server: RunningServer;
+  let dir: string;
+  const lines: string[] = [];
+  const cli = async (...argv: string[]) => {
+    lines.length = 0;
+    try {
+      return await runCli([...argv, '--server', server.url], { out: (l) => lines.push(l), env: { EDGELOOP_TOKEN: server.adminToken } });
+    } catch (error) {
+      if (error instanceof CliError) {
+        lines.push(error.message);
+        return error.exitCode;
+      }
+      throw error;
+    }
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edgeloop-cli-'));
+    server = await startServer({ dataDir: join(dir, 'data'), port: 0, log: () => {}, issueAdminTokenFor: 'demo' });
+    await writeFile(join(dir, 'v6.onnx'), sileroV6);
+  });
+  afterAll(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('creates, lists and revokes tokens; a revoked token exits 3', async () => {
+    expect(await cli('token', 'create', '--app', 'demo', '--scopes', 'read', '--name', 'ci')).toBe(EXIT.ok);
+    const token = lines.find((l) => l.startsWith('token'))!.split(': ')[1]!;
+    const id = lines[0]!.split(' ')[1]!;
+    expect(await cli('token', 'list', '--app', 'demo')).toBe(EXIT.ok);
+    expect(lines.some((l) => l.startsWith(id) && l.includes('active'))).toBe(true);
+    expect(await cli('token', 'revoke', '--app', 'demo', id)).toBe(EXIT.ok);
+    expect(await cli('rollout', 'status', '--app', 'demo', '--token', token)).toBe(EXIT.auth);
+    expect(lines[0]).toMatch(/401 unauthorized: .*revoked/);
+  });
+
+  it('publishes a file and drives a rollout with clear output and exit codes', async () => {
+    expect(await cli('publish', join(dir, 'v6.onnx'), '--app', 'demo', '--model', 'vad', '--version', '6.0.0', '--notes', 'v6')).toBe(EXIT.ok);
+    expect(lines[0]).toBe(`published demo/vad@6.0.0 (seq 2): ${sileroV6.byteLength} bytes`);
+    expect(await cli('publish', join(dir, 'v6.onnx'), '--app', 'demo', '--model', 'vad', '--version', '6.0.0')).toBe(EXIT.conflict);
+    expect(await cli('rollout', 'start', '--app', 'demo', '--model', 'vad', '--to', '6.0.0', '--steps', '5,50,100')).toBe(EXIT.ok);
+    expect(lines[0]).toMatch(/^started ro_[0-9a-f]{12}  vad\/stable  5\.0\.0 → 6\.0\.0  running  5% \(step 1\/3\)$/);
+    const id = lines[0]!.split(' ')[1]!;
+    expect(await cli('rollout', 'advance', '--app', 'demo', id)).toBe(EXIT.ok);
+    expect(lines[0]).toContain('running  50% (step 2/3)');
+    expect(await cli('rollout', 'resume', '--app', 'demo', id)).toBe(EXIT.conflict);
+    expect(await cli('rollout', 'rollback', '--app', 'demo', id)).toBe(EXIT.ok);
+    expect(lines[0]).toContain('rolled_back  0%');
+    expect(await cli('rollout', 'status', '--app', 'demo', 'ro_000000000000')).toBe(EXIT.notFound);
+    expect(await cli('rollout', 'start', '--app', 'demo', '--model', 'vad', '--to', '6.0.0', '--steps', '50,10')).toBe(EXIT.usage);
+    expect(await cli('frobnicate')).toBe(EXIT.usage);
+  });
+});

@@ -1,0 +1,133 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { adminClient, CliError, EXIT } from './client.js';
+
+export interface Io {
+  out: (line: string) => void;
+  env: Record<string, string | undefined>;
+  fetch?: typeof fetch;
+}
+
+type Flags = Record<string, string | boolean | undefined>;
+
+const need = (flags: Flags, name: string): string => {
+  const value = flags[name];
+  if (typeof value !== 'string' || value === '') throw new CliError(`missing --${name}`, EXIT.usage);
+  return value;
+};
+
+function client(flags: Flags, io: Io) {
+  const server = (flags.server as string | undefined) ?? io.env.EDGELOOP_SERVER ?? 'http://127.0.0.1:8787/';
+  const token = (flags.token as string | undefined) ?? io.env.EDGELOOP_TOKEN;
+  return adminClient({ server, token, ...(io.fetch && { fetch: io.fetch }) });
+}
+
+interface TokenView {
+  id: string;
+  name: string;
+  scopes: string[];
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+  token?: string;
+}
+
+export async function tokenCommand(sub: string | undefined, positionals: string[], flags: Flags, io: Io): Promise<number> {
+  const app = need(flags, 'app');
+  const api = client(flags, io);
+  if (sub === 'create') {
+    const scopes = ((flags.scopes as string | undefined) ?? 'read').split(',').map((s) => s.trim());
+    const days = flags['expires-in-days'] === undefined ? undefined : Number(flags['expires-in-days']);
+    const created = await api<TokenView>('POST', `apps/${app}/tokens`, { json: { name: (flags.name as string | undefined) ?? 'cli', scopes, ...(days !== undefined && { expiresInDays: days }) } });
+    io.out(`created ${created.id} (${created.scopes.join(', ')}) for app ${app}${created.expiresAt ? `, expires ${created.expiresAt}` : ''}`);
+    io.out(`token (shown once, store it now): ${created.token}`);
+    return EXIT.ok;
+  }
+  if (sub === 'list') {
+    const { tokens } = await api<{ tokens: TokenView[] }>('GET', `apps/${app}/tokens`);
+    for (const t of tokens) {
+      const status = t.revokedAt ? 'revoked' : t.expiresAt && Date.parse(t.expiresAt) < Date.now() ? 'expired' : 'active';
+      io.out(`${t.id}  ${status.padEnd(7)}  ${t.scopes.join(',').padEnd(22)}  last used ${t.lastUsedAt ?? 'never'}  ${t.name}`);
+    }
+    return EXIT.ok;
+  }
+  if (sub === 'revoke') {
+    const id = positionals[0];
+    if (!id) throw new CliError('usage: edgeloop token revoke --app APP TOKEN_ID', EXIT.usage);
+    const revoked = await api<TokenView>('DELETE', `apps/${app}/tokens/${encodeURIComponent(id)}`);
+    io.out(`revoked ${revoked.id} at ${revoked.revokedAt}`);
+    return EXIT.ok;
+  }
+  throw new CliError('usage: edgeloop token create|list|revoke|bootstrap --app APP', EXIT.usage);
+}
+
+export async function publishCommand(positionals: string[], flags: Flags, io: Io): Promise<number> {
+  const file = positionals[0];
+  if (!file) throw new CliError('usage: edgeloop publish FILE --app APP --model MODEL --version LABEL', EXIT.usage);
+  const [app, model, version] = [need(flags, 'app'), need(flags, 'model'), need(flags, 'version')];
+  const size = (await stat(file).catch(() => null))?.size;
+  if (size === undefined) throw new CliError(`no file at ${file}`, EXIT.usage);
+  const query = new URLSearchParams();
+  for (const name of ['notes', 'channel', 'backend', 'precision', 'format']) if (typeof flags[name] === 'string') query.set(name, flags[name] as string);
+  const variant = flags.variant as string | undefined;
+  const path = variant
+    ? `apps/${app}/models/${model}/versions/${version}/variants/${variant}/files/${(flags.role as string | undefined) ?? 'model'}`
+    : `apps/${app}/models/${model}/versions/${version}`;
+  const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
+  const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) };
+  if (typeof flags['idempotency-key'] === 'string') headers['Idempotency-Key'] = flags['idempotency-key'];
+  const record = await client(flags, io)<{ version: string; seq: number; sha256: string; size: number }>('POST', `${path}?${query}`, { body, headers });
+  io.out(`published ${app}/${model}@${record.version} (seq ${record.seq}${variant ? `, variant ${variant}` : ''}): ${size} bytes`);
+  return EXIT.ok;
+}
+
+interface RolloutView {
+  id: string;
+  model: string;
+  channel: string;
+  fromVersion: string;
+  toVersion: string;
+  state: string;
+  percentage: number;
+  stepIndex: number;
+  steps: Array<{ percentage: number }>;
+  nextStepAt: string | null;
+}
+
+const describe = (r: RolloutView) =>
+  `${r.id}  ${r.model}/${r.channel}  ${r.fromVersion} → ${r.toVersion}  ${r.state}  ${r.percentage}% (step ${r.stepIndex + 1}/${r.steps.length})${r.nextStepAt ? `  next step ${r.nextStepAt}` : ''}`;
+
+export async function rolloutCommand(sub: string | undefined, positionals: string[], flags: Flags, io: Io): Promise<number> {
+  const app = need(flags, 'app');
+  const api = client(flags, io);
+  if (sub === 'start') {
+    const steps = need(flags, 'steps').split(',').map(Number);
+    if (steps.some((p) => !Number.isFinite(p))) throw new CliError('--steps must be percentages, e.g. 1,5,25,50,100', EXIT.usage);
+    const hold = flags.hold === undefined ? undefined : Number(flags.hold);
+    const rollout = await api<RolloutView>('POST', `apps/${app}/rollouts`, {
+      json: {
+        model: need(flags, 'model'),
+        toVersion: need(flags, 'to'),
+        channel: (flags.channel as string | undefined) ?? 'stable',
+        steps: steps.map((percentage) => ({ percentage, ...(hold !== undefined && { holdMinutes: hold }) })),
+      },
+    });
+    io.out(`started ${describe(rollout)}`);
+    return EXIT.ok;
+  }
+  if (sub === 'status') {
+    const id = positionals[0];
+    const rollouts = id ? [await api<RolloutView>('GET', `apps/${app}/rollouts/${encodeURIComponent(id)}`)] : (await api<{ rollouts: RolloutView[] }>('GET', `apps/${app}/rollouts`)).rollouts;
+    if (rollouts.length === 0) io.out(`app ${app} has no rollouts`);
+    for (const r of rollouts) io.out(describe(r));
+    return EXIT.ok;
+  }
+  if (sub === 'advance' || sub === 'pause' || sub === 'resume' || sub === 'abort' || sub === 'rollback') {
+    const id = positionals[0];
+    if (!id) throw new CliError(`usage: edgeloop rollout ${sub} --app APP ROLLOUT_ID`, EXIT.usage);
+    io.out(describe(await api<RolloutView>('POST', `apps/${app}/rollouts/${encodeURIComponent(id)}/${sub}`)));
+    return EXIT.ok;
+  }
+  throw new CliError('usage: edgeloop rollout start|advance|pause|resume|abort|rollback|status --app APP', EXIT.usage);
+}

@@ -1,0 +1,111 @@
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { bootstrapToken } from '../auth/bootstrap.js';
+import { scopeSchema } from '../auth/scopes.js';
+import { openPglite } from '../db/pglite.js';
+import { openPostgres } from '../db/postgres.js';
+import { startServer } from '../server.js';
+import { CliError, EXIT } from './client.js';
+import { publishCommand, rolloutCommand, tokenCommand, type Io } from './commands.js';
+
+export const USAGE = `usage: edgeloop <command> [options]
+
+  serve [--data-dir DIR] [--host HOST] [--port PORT] [--no-seed] [--database-url URL]
+  token bootstrap --app APP [--data-dir DIR | --database-url URL]   first admin token, straight in the database
+  token create --app APP --scopes read,publish,rollout,admin [--name N] [--expires-in-days D]
+  token list --app APP
+  token revoke --app APP TOKEN_ID
+  publish FILE --app APP --model MODEL --version LABEL [--variant V --role model|external-data|config]
+               [--backend B] [--precision P] [--notes TEXT] [--channel C] [--idempotency-key K]
+  rollout start --app APP --model MODEL --to LABEL --steps 1,5,25,50,100 [--hold MINUTES] [--channel C]
+  rollout advance|pause|resume|abort|rollback --app APP ROLLOUT_ID
+  rollout status --app APP [ROLLOUT_ID]
+
+API commands take --server URL (env EDGELOOP_SERVER, default http://127.0.0.1:8787/) and
+--token TOKEN (env EDGELOOP_TOKEN). Environment: EDGELOOP_DATA_DIR, DATABASE_URL, HOST, PORT.
+Exit codes: 0 ok, 1 failed, 2 usage or invalid input, 3 not authorised, 4 not found, 5 conflict, 6 upload refused.`;
+
+const OPTIONS = {
+  'data-dir': { type: 'string' },
+  'database-url': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'no-seed': { type: 'boolean' },
+  server: { type: 'string' },
+  token: { type: 'string' },
+  app: { type: 'string' },
+  model: { type: 'string' },
+  version: { type: 'string' },
+  variant: { type: 'string' },
+  role: { type: 'string' },
+  backend: { type: 'string' },
+  precision: { type: 'string' },
+  format: { type: 'string' },
+  notes: { type: 'string' },
+  channel: { type: 'string' },
+  'idempotency-key': { type: 'string' },
+  name: { type: 'string' },
+  scopes: { type: 'string' },
+  'expires-in-days': { type: 'string' },
+  to: { type: 'string' },
+  steps: { type: 'string' },
+  hold: { type: 'string' },
+} as const;
+
+/**
+ * Runs one `edgeloop` command and returns its exit code (`serve` returns -1: it keeps running).
+ * Testable: output goes through `io.out`, the environment comes from `io.env`.
+ */
+export async function runCli(argv: string[], io: Io): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}\n${USAGE}`, EXIT.usage);
+  }
+  const { values: flags, positionals } = parsed;
+  const [command, sub, ...rest] = positionals;
+  if (command === 'serve') return serve(flags, io);
+  if (command === 'token' && sub === 'bootstrap') return bootstrap(flags, io);
+  if (command === 'token') return tokenCommand(sub, rest, flags, io);
+  if (command === 'publish') return publishCommand(sub === undefined ? [] : [sub, ...rest], flags, io);
+  if (command === 'rollout') return rolloutCommand(sub, rest, flags, io);
+  throw new CliError(command === undefined ? USAGE : `unknown command "${command}"\n${USAGE}`, EXIT.usage);
+}
+
+const dataDirOf = (flags: Record<string, unknown>, io: Io) => resolve((flags['data-dir'] as string | undefined) ?? io.env.EDGELOOP_DATA_DIR ?? '.edgeloop-data');
+
+async function bootstrap(flags: Record<string, unknown>, io: Io): Promise<number> {
+  const app = flags.app as string | undefined;
+  if (!app) throw new CliError('missing --app', EXIT.usage);
+  const url = (flags['database-url'] as string | undefined) ?? io.env.DATABASE_URL;
+  const db = url ? await openPostgres(url) : await openPglite(join(dataDirOf(flags, io), 'db'));
+  try {
+    const scopes = scopeSchema.array().parse(((flags.scopes as string | undefined) ?? 'admin').split(','));
+    const { token, info } = await bootstrapToken(db, { app, scopes, name: (flags.name as string | undefined) ?? 'bootstrap admin' });
+    io.out(`created ${info.id} (${info.scopes.join(', ')}) for app ${app}`);
+    io.out(`token (shown once, store it now): ${token}`);
+    return EXIT.ok;
+  } finally {
+    await db.close();
+  }
+}
+
+async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
+  const portText = (flags.port as string | undefined) ?? io.env.PORT ?? '8787';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be an integer 0–65535, got "${portText}"`, EXIT.usage);
+  const databaseUrl = (flags['database-url'] as string | undefined) ?? io.env.DATABASE_URL;
+  const server = await startServer({
+    dataDir: dataDirOf(flags, io),
+    host: (flags.host as string | undefined) ?? io.env.HOST ?? '127.0.0.1',
+    port,
+    seed: flags['no-seed'] !== true,
+    ...(databaseUrl && { databaseUrl }),
+  });
+  io.out(`edgeloop update server listening on ${server.url}`);
+  const stop = () => void server.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return -1;
+}

@@ -1,0 +1,106 @@
+import type { ModelFormat, ModelSignature } from '@edgeloop/protocol';
+import type { Sql } from '../db/database.js';
+import { ServerError } from '../errors.js';
+
+export interface VariantFile {
+  role: string;
+  sha256: string;
+  size: number;
+  signature: ModelSignature | null;
+}
+
+export interface VariantRecord {
+  variant: string;
+  format: ModelFormat;
+  backend: string | null;
+  precision: string | null;
+  files: VariantFile[];
+}
+
+export interface VersionDetails {
+  app: string;
+  model: string;
+  version: string;
+  seq: number;
+  /** The default variant's model file, as before variants existed. */
+  format: ModelFormat;
+  sha256: string;
+  size: number;
+  signature: ModelSignature;
+  notes: string;
+  publisher: string;
+  createdAt: string;
+  variants: VariantRecord[];
+}
+
+interface Row {
+  app: string;
+  model: string;
+  version: string;
+  seq: number | string;
+  format: ModelFormat;
+  sha256: string;
+  size: number | string;
+  signature: ModelSignature;
+  notes: string;
+  publisher: string;
+  created_at: Date;
+}
+
+interface FileRow {
+  version: string;
+  variant: string;
+  format: ModelFormat;
+  backend: string | null;
+  precision: string | null;
+  role: string | null;
+  sha256: string | null;
+  size: number | string | null;
+  signature: ModelSignature | null;
+}
+
+/** Versions of one model with their variants and files, newest first (all when `version` is undefined). */
+export async function describeVersions(sql: Sql, app: string, model: string, version?: string): Promise<VersionDetails[]> {
+  const rows = await sql.query<Row>(
+    `select * from model_versions where app = $1 and model = $2 and ($3::text is null or version = $3) order by seq desc`,
+    [app, model, version ?? null],
+  );
+  const files = await sql.query<FileRow>(
+    `select v.version, v.variant, v.format, v.backend, v.precision, f.role, f.sha256, f.size, f.signature
+     from variants v left join variant_files f using (app, model, version, variant)
+     where v.app = $1 and v.model = $2 and ($3::text is null or v.version = $3)
+     order by v.variant, f.role`,
+    [app, model, version ?? null],
+  );
+  return rows.map((row) => {
+    const variants = new Map<string, VariantRecord>();
+    for (const f of files.filter((file) => file.version === row.version)) {
+      let v = variants.get(f.variant);
+      if (!v) {
+        v = { variant: f.variant, format: f.format, backend: f.backend, precision: f.precision, files: [] };
+        variants.set(f.variant, v);
+      }
+      if (f.role !== null) v.files.push({ role: f.role, sha256: f.sha256!, size: Number(f.size), signature: f.signature });
+    }
+    return {
+      app: row.app,
+      model: row.model,
+      version: row.version,
+      seq: Number(row.seq),
+      format: row.format,
+      sha256: row.sha256,
+      size: Number(row.size),
+      signature: row.signature,
+      notes: row.notes,
+      publisher: row.publisher,
+      createdAt: row.created_at.toISOString(),
+      variants: [...variants.values()],
+    };
+  });
+}
+
+export async function describeVersion(sql: Sql, app: string, model: string, version: string): Promise<VersionDetails> {
+  const [details] = await describeVersions(sql, app, model, version);
+  if (!details) throw new ServerError('not_found', `model "${app}/${model}" has no version "${version}"`);
+  return details;
+}

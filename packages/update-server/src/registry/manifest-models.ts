@@ -1,0 +1,100 @@
+import { deviceRoutes, type Condition, type ManifestFile, type ModelRelease, type ReleaseVariant, type VariantRule } from '@edgeloop/protocol';
+import type { Sql } from '../db/database.js';
+import { describeVersion, type VariantRecord } from './describe.js';
+
+interface ChannelRow {
+  model: string;
+  version: string;
+  rules: VariantRule[];
+}
+
+interface RolloutRow {
+  id: string;
+  model: string;
+  to_version: string;
+  salt: string;
+  percentage: number;
+  audience: Condition[] | null;
+}
+
+/** Model files first (the engine's entry point), then the rest by role, so manifests are stable. */
+const ROLE_ORDER = ['model', 'external-data', 'config'];
+
+function filesOf(variant: VariantRecord): ManifestFile[] {
+  return [...variant.files]
+    .sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role))
+    .map((file) => ({
+      role: file.role as ManifestFile['role'],
+      sha256: file.sha256,
+      length: file.size,
+      // Relative to the server base URL, so one manifest works behind any host name or path prefix.
+      url: deviceRoutes.artifact(file.sha256),
+    }));
+}
+
+/** The default variant keeps the release id format devices cached before variants existed. */
+function releaseIdOf(model: string, version: string, variant: VariantRecord): string {
+  const main = variant.files.find((file) => file.role === 'model') ?? variant.files[0]!;
+  const name = variant.variant === 'default' ? '' : `:${variant.variant}`;
+  return `${model}@${version}${name}#${main.sha256.slice(0, 16)}`;
+}
+
+async function releaseOf(sql: Sql, app: string, model: string, version: string) {
+  const details = await describeVersion(sql, app, model, version);
+  const complete = details.variants.filter((v) => v.files.some((file) => file.role === 'model'));
+  const main = complete.find((v) => v.variant === 'default') ?? complete[0]!;
+  const variants: ReleaseVariant[] = complete
+    .filter((v) => v !== main)
+    .map((v) => ({
+      variant: v.variant,
+      releaseId: releaseIdOf(model, version, v),
+      format: v.format,
+      files: filesOf(v),
+      ...(v.backend !== null && { backend: v.backend }),
+      ...(v.precision !== null && { precision: v.precision }),
+    }));
+  return {
+    version,
+    releaseId: releaseIdOf(model, version, main),
+    format: main.format,
+    files: filesOf(main),
+    ...(variants.length > 0 && { variants }),
+  };
+}
+
+/**
+ * What the manifest of `app` on `channel` lists: per model the channel's version (the control),
+ * the variant rules, and the rollout in progress with its candidate. Only the optional fields that
+ * are in use are written, so manifests without rollouts look exactly as before.
+ */
+export async function manifestModels(sql: Sql, app: string, channel: string): Promise<Record<string, ModelRelease>> {
+  const channels = await sql.query<ChannelRow>('select model, version, rules from channels where app = $1 and name = $2 order by model', [
+    app,
+    channel,
+  ]);
+  const rollouts = await sql.query<RolloutRow>(
+    `select id, model, to_version, salt, percentage, audience from rollouts
+     where app = $1 and channel = $2 and state in ('running', 'paused')`,
+    [app, channel],
+  );
+  const models: Record<string, ModelRelease> = {};
+  for (const row of channels) {
+    const control = await releaseOf(sql, app, row.model, row.version);
+    const rollout = rollouts.find((r) => r.model === row.model);
+    models[row.model] = {
+      model: row.model,
+      ...control,
+      ...(row.rules.length > 0 && { rules: row.rules }),
+      ...(rollout && {
+        rollout: {
+          id: rollout.id,
+          salt: rollout.salt,
+          percentage: Number(rollout.percentage),
+          ...(rollout.audience && { audience: rollout.audience }),
+          candidate: await releaseOf(sql, app, row.model, rollout.to_version),
+        },
+      }),
+    };
+  }
+  return models;
+}
