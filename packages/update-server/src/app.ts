@@ -6,6 +6,7 @@ import type { BlobStore } from './blobs/blob-store.js';
 import type { Database } from './db/database.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { keysRoute } from './manifest/keys-route.js';
+import { manifestHandler } from './manifest/manifest-route.js';
 import { ManifestCache } from './manifest/manifest-cache.js';
 import { ephemeralSigner, type ManifestSigner } from './manifest/signing-key.js';
 import { CHANGES_CHANNEL } from './registry/changes.js';
@@ -13,6 +14,8 @@ import { Registry } from './registry/registry.js';
 import { RolloutService } from './rollouts/rollout-service.js';
 import { adminApi } from './routes/admin/index.js';
 import { deviceRoutes } from './routes/device.js';
+import { TelemetryIngest, type TelemetryIngestOptions } from './telemetry/ingest.js';
+import { ProfileStore } from './telemetry/profile-store.js';
 import { TelemetryStore } from './telemetry/telemetry-store.js';
 
 export interface AppOptions {
@@ -33,6 +36,8 @@ export interface AppOptions {
   /** Clock for manifest expiry, in ms since the epoch (tests). */
   now?: () => number;
   log?: (message: string, error?: unknown) => void;
+  /** Telemetry ingest: body size, accepted `sentAt` window, rate limit, overload bounds, batching. */
+  telemetry?: TelemetryIngestOptions;
 }
 
 export interface EdgeloopApp {
@@ -42,6 +47,10 @@ export interface EdgeloopApp {
   rollouts: RolloutService;
   tokens: TokenStore;
   telemetry: TelemetryStore;
+  /** Reference profiles per model version (published to devices, used by drift analysis). */
+  profiles: ProfileStore;
+  /** Telemetry ingest (rate limiter, batcher); `close()` drains it. */
+  ingest: TelemetryIngest;
   manifests: ManifestCache;
   /** Resolves once this instance listens for changes made by other instances. */
   ready: Promise<void>;
@@ -71,6 +80,8 @@ export function createApp(options: AppOptions): EdgeloopApp {
   const rollouts = new RolloutService({ db: options.db, onChange: changed });
   const tokens = new TokenStore(options.db);
   const telemetry = new TelemetryStore(options.db);
+  const profiles = new ProfileStore(options.db, { ...(options.now !== undefined && { now: options.now }) });
+  const ingest = new TelemetryIngest({ store: telemetry, profiles }, { log, ...(options.now !== undefined && { now: options.now }), ...options.telemetry });
   // Changes committed by any instance (this one too) arrive here after commit: LISTEN/NOTIFY.
   const listening = options.db.listen(CHANGES_CHANNEL, (app) => changed(app));
 
@@ -78,6 +89,8 @@ export function createApp(options: AppOptions): EdgeloopApp {
   app.onError(errorHandler(log));
   app.notFound(notFoundHandler);
   app.get('/healthz', (c) => c.json({ ok: true }));
+  // Registered before the CORS middleware: the poll path sets its own CORS headers (see manifest-route.ts).
+  app.get('/v1/apps/:app/manifest', manifestHandler(manifests, options.corsOrigins ?? '*'));
   app.use(
     '/v1/apps/*',
     cors({ origin: options.corsOrigins ?? '*', allowHeaders: ['Content-Type', 'If-None-Match'], exposeHeaders: ['ETag'] }),
@@ -102,11 +115,12 @@ export function createApp(options: AppOptions): EdgeloopApp {
     );
   }
   app.use('/v1/admin/*', requestId());
+  app.use('/v1/keys', cors({ origin: options.corsOrigins ?? '*' }));
   app.route('/v1', keysRoute(signer));
-  app.route('/v1', deviceRoutes({ manifests, blobs: options.blobs, telemetry }));
+  app.route('/v1', deviceRoutes({ manifests, blobs: options.blobs, ingest, profiles }));
   app.route(
     '/v1/admin',
-    adminApi({ db: options.db, blobs: options.blobs, registry, rollouts, tokens, telemetry, gcGraceMs: options.gcGraceMs ?? 60 * 60 * 1000 }),
+    adminApi({ db: options.db, blobs: options.blobs, registry, rollouts, tokens, telemetry, profiles, gcGraceMs: options.gcGraceMs ?? 60 * 60 * 1000 }),
   );
   const ready = listening.then(() => undefined);
   return {
@@ -115,9 +129,12 @@ export function createApp(options: AppOptions): EdgeloopApp {
     rollouts,
     tokens,
     telemetry,
+    profiles,
+    ingest,
     manifests,
     ready,
     async close() {
+      await ingest.drain();
       await (await listening)();
     },
   };

@@ -88,7 +88,7 @@ export class Delivery {
   }
 
   /** Fetches and verifies the app's manifest; never throws for offline, stale or rejected — it says so. */
-  async manifest(signal?: AbortSignal): Promise<{ manifest: Manifest | null; status: ManifestStatus; problem?: RuntimeError }> {
+  async manifest(signal?: AbortSignal): Promise<{ manifest: Manifest | null; status: ManifestStatus; problem?: RuntimeError; saved?: Promise<void> }> {
     const { app, baseUrl } = this.#o;
     const store = this.#o.store();
     const state = await store.getAppState(app);
@@ -124,8 +124,10 @@ export class Delivery {
       throw error;
     }
     if (verified.expired) return this.#stale(verified.manifest);
-    await store.putAppState(app, { trust: verified.state, envelope: fetched.envelope, etag: fetched.etag, verifiedAt: this.#o.now() });
-    return { manifest: verified.manifest, status: 'current' };
+    // Saved while the download runs; awaited before anything is activated from this manifest.
+    const saved = store.putAppState(app, { trust: verified.state, envelope: fetched.envelope, etag: fetched.etag, verifiedAt: this.#o.now() });
+    saved.catch(() => undefined);
+    return { manifest: verified.manifest, status: 'current', saved };
   }
 
   #rejected(problem: RuntimeError) {
@@ -150,7 +152,7 @@ export class Delivery {
     options: { signal?: AbortSignal; activation: ActivationPolicy; onProgress?: (progress: LoadProgress) => void },
     open: OpenRelease<T>,
   ): Promise<T> {
-    const { manifest, status, problem } = await this.manifest(options.signal);
+    const { manifest, status, problem, saved } = await this.manifest(options.signal);
     const store = this.#o.store();
     const pointers = await store.getModel(this.#o.app, name);
     let cohort: Selection['cohort'] = null;
@@ -201,8 +203,8 @@ export class Delivery {
     const started = performance.now();
     let value: T;
     try {
-      const networkBytes = await this.#downloadAll(target, options);
-      const files = await this.#readAll(target);
+      const { networkBytes, received } = await this.#downloadAll(target, options);
+      const files = await this.#readAll(target, received);
       if (!files) throw new RuntimeError('storage', `release ${target.releaseId} was stored but cannot be read back`);
       try {
         value = await open(target, files, networkBytes > 0 ? 'network' : 'cache', meta({ downloadMs: performance.now() - started }));
@@ -219,6 +221,7 @@ export class Delivery {
       }
       throw failure;
     }
+    await saved; // the trusted manifest version is durable before a release from it goes live
     await store.activate(this.#o.app, target);
     const message = { type: 'activated', app: this.#o.app, model: target.model, releaseId: target.releaseId, version: target.version };
     this.#o.channel?.postMessage(message);
@@ -250,7 +253,8 @@ export class Delivery {
     let running = this.#prefetching.get(name);
     if (!running) {
       running = (async () => {
-        const { manifest } = await this.manifest(signal);
+        const { manifest, saved } = await this.manifest(signal);
+        await saved;
         const entry = manifest?.models[name];
         if (!entry) return null;
         const target = (await this.#o.choose(entry)).release;
@@ -258,7 +262,7 @@ export class Delivery {
         const pointers = await store.getModel(this.#o.app, name);
         if (pointers.active?.releaseId === target.releaseId) return null;
         if (pointers.staged?.releaseId !== target.releaseId) {
-          await this.#downloadAll(target, { ...(signal && { signal }) });
+          await this.#downloadAll(target, { ...(signal && { signal }) }); // staged: read back when activated
           await store.stage(this.#o.app, target);
         }
         this.#o.events.dispatchEvent(new CustomEvent('update-ready', { detail: { model: name, version: target.version, releaseId: target.releaseId } }));
@@ -269,11 +273,15 @@ export class Delivery {
     return running;
   }
 
-  async #downloadAll(release: ModelRelease, options: { signal?: AbortSignal; onProgress?: (progress: LoadProgress) => void }): Promise<number> {
+  async #downloadAll(
+    release: ModelRelease,
+    options: { signal?: AbortSignal; onProgress?: (progress: LoadProgress) => void },
+  ): Promise<{ networkBytes: number; received: Map<string, ArrayBuffer> }> {
     await this.#ensureSpace(release);
     const total = release.files.reduce((sum, file) => sum + file.length, 0);
     const progress = new Map<string, FileProgress>();
     let networkBytes = 0;
+    const received = new Map<string, ArrayBuffer>();
     for (const file of release.files) {
       const url = new URL(file.url, this.#o.baseUrl).href;
       const download = () =>
@@ -298,6 +306,7 @@ export class Delivery {
           ? await this.#o.locks.request(`edgeloop:file:${file.sha256}`, options.signal ? { signal: options.signal } : {}, download)
           : await download();
         networkBytes += result.networkBytes;
+        if (result.bytes) received.set(file.sha256, result.bytes);
       } catch (error) {
         const failure = RuntimeError.fromUnknown(error, 'storage');
         // Out of space: give the partial bytes back; the previous release stays active.
@@ -305,7 +314,7 @@ export class Delivery {
         throw failure;
       }
     }
-    return networkBytes;
+    return { networkBytes, received };
   }
 
   async #ensureSpace(release: ModelRelease): Promise<void> {
@@ -336,10 +345,15 @@ export class Delivery {
     }
   }
 
-  /** Every file of `release` from storage, or null when any is missing or incomplete. */
-  async #readAll(release: ModelRelease): Promise<Map<string, ArrayBuffer> | null> {
+  /** Every file of `release` from storage (or from `inMemory`), or null when any is missing or incomplete. */
+  async #readAll(release: ModelRelease, inMemory?: ReadonlyMap<string, ArrayBuffer>): Promise<Map<string, ArrayBuffer> | null> {
     const files = new Map<string, ArrayBuffer>();
     for (const file of release.files) {
+      const held = inMemory?.get(file.sha256);
+      if (held) {
+        files.set(file.sha256, held);
+        continue;
+      }
       const stored = await this.#o.store().getFile(file.sha256);
       if (!stored?.complete) return null;
       const bytes = await this.#o.store().readFile(file.sha256);

@@ -28,6 +28,11 @@ export interface DownloadOptions {
 export interface DownloadResult {
   /** Bytes received from the network for this file (0 when it was already stored). */
   networkBytes: number;
+  /**
+   * The verified file, assembled while it streamed to storage, when this call downloaded all of it;
+   * null when part came from storage (read it back from the store).
+   */
+  bytes: ArrayBuffer | null;
 }
 
 /**
@@ -42,7 +47,7 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
   const stored = await store.getFile(file.sha256);
   if (stored?.complete && stored.length === file.length) {
     options.onProgress?.({ sha256: file.sha256, loaded: file.length, total: file.length, fromCache: file.length });
-    return { networkBytes: 0 };
+    return { networkBytes: 0, bytes: null };
   }
   const hasher = await createSHA256();
   let offset = 0;
@@ -56,6 +61,9 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
     hasher.init();
   }
   const fromCache = offset;
+  // Bytes are received straight into the buffer the engine will get, and storage is written from
+  // views of it: the file is never held twice, nor read back after download.
+  const target = fromCache === 0 ? new Uint8Array(file.length) : null;
   let networkBytes = 0;
   const retries = options.retries ?? 4;
   let delay = options.retryDelayMs ?? 250;
@@ -63,7 +71,7 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(options.signal);
     try {
-      const result = await fetchInto(url, file, store, hasher, offset, etag, options, fromCache);
+      const result = await fetchInto(url, file, store, hasher, offset, etag, options, fromCache, target);
       networkBytes += result.networkBytes;
       offset = result.offset;
       etag = result.etag;
@@ -97,7 +105,7 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
     );
   }
   await store.completeFile(file.sha256);
-  return { networkBytes };
+  return { networkBytes, bytes: target ? (target.buffer as ArrayBuffer) : null };
 }
 
 /** Thrown when bytes were stored before a failure, so the caller resumes after them. */
@@ -121,6 +129,7 @@ async function fetchInto(
   startEtag: string | null,
   options: DownloadOptions,
   fromCache: number,
+  target: Uint8Array | null,
 ): Promise<{ offset: number; etag: string | null; networkBytes: number }> {
   let offset = startOffset;
   const headers: Record<string, string> = {};
@@ -157,7 +166,8 @@ async function fetchInto(
   if (!response.body) throw new RuntimeError('server', `GET ${url} answered ${response.status} without a body`);
 
   const reader = response.body.getReader();
-  let pending = new Uint8Array(CHUNK_BYTES);
+  const chunkAt = (at: number) => (target ? target.subarray(at, at + CHUNK_BYTES) : new Uint8Array(CHUNK_BYTES));
+  let pending = chunkAt(offset);
   let pendingLength = 0;
   let networkBytes = 0;
   let writing: Promise<void> = Promise.resolve();
@@ -170,7 +180,7 @@ async function fetchInto(
     offset += pendingLength;
     // Writes are chained so they land in order; the next chunk is read from the network meanwhile.
     writing = writing.then(() => store.appendFile({ sha256: file.sha256, length: file.length, etag }, at, bytes, state));
-    pending = new Uint8Array(CHUNK_BYTES);
+    pending = chunkAt(offset);
     pendingLength = 0;
     options.onProgress?.({ sha256: file.sha256, loaded: offset, total: file.length, fromCache });
   };

@@ -70,7 +70,8 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
 
     appendFile: (file, offset, bytes, hashState) =>
       run('storing downloaded bytes', async (database) => {
-        const tx = database.transaction(['files', 'chunks'], 'readwrite');
+        // Relaxed: a chunk lost to a crash is downloaded again; only activation needs to be durable.
+        const tx = database.transaction(['files', 'chunks'], 'readwrite', { durability: 'relaxed' });
         const existing = await tx.objectStore('files').get(file.sha256);
         const received = existing?.received ?? 0;
         if (received !== offset) {
@@ -93,7 +94,9 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
 
     completeFile: (sha256) =>
       run('completing a file', async (database) => {
-        const tx = database.transaction('files', 'readwrite', { durability: 'strict' });
+        // Relaxed is enough: activation commits with strict durability after this, and IndexedDB
+        // commits transactions in order, so an active pointer is never durable without this flag.
+        const tx = database.transaction('files', 'readwrite', { durability: 'relaxed' });
         const record = await tx.store.get(sha256);
         if (!record || record.received !== record.length) {
           abort(tx);

@@ -38,3 +38,41 @@ describe('manifest expiry', () => {
     expect(renewed.manifest.models).toEqual(first.manifest.models);
   });
 });
+
+describe('manifest route', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await createTestServer();
+    const res = await server.app.request('/v1/admin/apps/demo/models/vad/versions/5.0.0', {
+      method: 'POST',
+      body: sileroV5,
+      headers: { 'Content-Type': 'application/octet-stream', ...server.auth() },
+    });
+    expect(res.status).toBe(201);
+  });
+  afterAll(async () => {
+    await server.dispose();
+  });
+
+  it('answers browsers with CORS headers on 200 and 304, and preflights for If-None-Match', async () => {
+    const first = await server.app.request('/v1/apps/demo/manifest', { headers: { Origin: 'https://app.example' } });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('access-control-allow-origin')).toBe('*');
+    expect(first.headers.get('access-control-expose-headers')).toBe('ETag');
+    const etag = first.headers.get('etag')!;
+    const again = await server.app.request('/v1/apps/demo/manifest', { headers: { Origin: 'https://app.example', 'If-None-Match': etag } });
+    expect(again.status).toBe(304);
+    expect(again.headers.get('access-control-allow-origin')).toBe('*');
+    const preflight = await server.app.request('/v1/apps/demo/manifest', {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'if-none-match' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('if-none-match');
+  });
+
+  it('answers an unknown app with 404 and a malformed name with 400', async () => {
+    expect((await server.app.request('/v1/apps/nope/manifest')).status).toBe(404);
+    expect((await server.app.request('/v1/apps/Not%20An%20App/manifest')).status).toBe(400);
+  });
+});

@@ -29,6 +29,8 @@ export class ManifestCache {
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #cache = new Map<string, Promise<CachedManifest>>();
+  /** The same manifests once built, for a synchronous read on the poll path. */
+  readonly #ready = new Map<string, CachedManifest>();
   readonly #reissuing = new Set<string>();
 
   constructor(registry: Registry, options: ManifestCacheOptions) {
@@ -44,6 +46,17 @@ export class ManifestCache {
 
   invalidate(app: string): void {
     this.#cache.delete(app);
+    this.#ready.delete(app);
+  }
+
+  /**
+   * The built manifest of `app` without waiting, or undefined when it must be built (call `get`).
+   * Also starts a re-issue when the manifest is past half its lifetime.
+   */
+  peek(app: string): CachedManifest | undefined {
+    const cached = this.#ready.get(app);
+    if (cached) this.#reissueIfAging(app, cached.manifest);
+    return cached;
   }
 
   async get(app: string): Promise<CachedManifest> {
@@ -57,6 +70,8 @@ export class ManifestCache {
       });
     }
     const cached = await entry;
+    // Only the current build may become readable: an invalidation may have replaced it meanwhile.
+    if (this.#cache.get(app) === entry) this.#ready.set(app, cached);
     this.#reissueIfAging(app, cached.manifest);
     return cached;
   }

@@ -1,0 +1,32 @@
+import type { Context } from 'hono';
+import { nameParam } from '../http/params.js';
+import type { ManifestCache } from './manifest-cache.js';
+
+/**
+ * `GET /v1/apps/:app/manifest`, the hottest path of the server: every device polls it. It is
+ * answered from memory, synchronously once the manifest is built, and sets its CORS headers itself
+ * rather than through the generic middleware (preflights still go through that). A poll with the
+ * current ETag gets a 304 with no body.
+ */
+export function manifestHandler(manifests: ManifestCache, corsOrigins: string | readonly string[]) {
+  const allowOrigin = (origin: string | undefined): string | null => {
+    if (corsOrigins === '*') return '*';
+    if (origin === undefined) return null;
+    const allowed = typeof corsOrigins === 'string' ? [corsOrigins] : corsOrigins;
+    return allowed.includes(origin) ? origin : null;
+  };
+  return async function serveManifest(c: Context): Promise<Response> {
+    const app = nameParam(c.req.param('app'), 'app');
+    const cached = manifests.peek(app) ?? (await manifests.get(app));
+    const headers: Record<string, string> = { ETag: cached.etag, 'Cache-Control': 'no-cache' };
+    const origin = allowOrigin(c.req.header('origin'));
+    if (origin !== null) {
+      headers['Access-Control-Allow-Origin'] = origin;
+      headers['Access-Control-Expose-Headers'] = 'ETag';
+      if (origin !== '*') headers.Vary = 'Origin';
+    }
+    if (c.req.header('if-none-match') === cached.etag) return c.body(null, 304, headers);
+    headers['Content-Type'] = 'application/json; charset=utf-8';
+    return c.body(cached.body, 200, headers);
+  };
+}
