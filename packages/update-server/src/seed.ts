@@ -10,7 +10,10 @@ export const DEMO_SEED = { app: 'demo', model: 'vad', version: '5.0.0', file: '@
  * from the @ricky0123/vad-web package (a devDependency): without it, seeding is skipped and said so.
  */
 export async function seedIfEmpty(registry: Registry, log: (message: string) => void): Promise<boolean> {
-  if ((await registry.listApps()).length > 0) return false;
+  // "Empty" means no model anywhere: a data directory with only a bootstrap token is still fresh.
+  for (const app of await registry.listApps()) {
+    if ((await registry.listModels(app.name)).length > 0) return false;
+  }
   let path: string;
   try {
     path = createRequire(import.meta.url).resolve(DEMO_SEED.file);

@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bootstrapToken } from '../auth/bootstrap.js';
@@ -79,6 +80,7 @@ async function bootstrap(flags: Record<string, unknown>, io: Io): Promise<number
   const app = flags.app as string | undefined;
   if (!app) throw new CliError('missing --app', EXIT.usage);
   const url = (flags['database-url'] as string | undefined) ?? io.env.DATABASE_URL;
+  if (!url) await mkdir(dataDirOf(flags, io), { recursive: true });
   const db = url ? await openPostgres(url) : await openPglite(join(dataDirOf(flags, io), 'db'));
   try {
     const scopes = scopeSchema.array().parse(((flags.scopes as string | undefined) ?? 'admin').split(','));
@@ -102,6 +104,8 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
     port,
     seed: flags['no-seed'] !== true,
     ...(databaseUrl && { databaseUrl }),
+    // A PKCS#8 PEM Ed25519 key from the environment overrides the one kept in the data directory.
+    ...(io.env.EDGELOOP_SIGNING_KEY !== undefined && { signingKeyPem: io.env.EDGELOOP_SIGNING_KEY }),
   });
   io.out(`edgeloop update server listening on ${server.url}`);
   const stop = () => void server.close().then(() => process.exit(0));
