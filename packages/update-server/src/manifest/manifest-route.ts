@@ -19,14 +19,28 @@ export function manifestHandler(manifests: ManifestCache, corsOrigins: string | 
     const app = nameParam(c.req.param('app'), 'app');
     const cached = manifests.peek(app) ?? (await manifests.get(app));
     const headers: Record<string, string> = { ETag: cached.etag, 'Cache-Control': 'no-cache' };
-    const origin = allowOrigin(c.req.header('origin'));
+    const origin = allowOrigin(requestHeader(c, 'origin'));
     if (origin !== null) {
       headers['Access-Control-Allow-Origin'] = origin;
       headers['Access-Control-Expose-Headers'] = 'ETag';
       if (origin !== '*') headers.Vary = 'Origin';
     }
-    if (c.req.header('if-none-match') === cached.etag) return c.body(null, 304, headers);
+    if (requestHeader(c, 'if-none-match') === cached.etag) return c.body(null, 304, headers);
     headers['Content-Type'] = 'application/json; charset=utf-8';
     return c.body(cached.body, 200, headers);
   };
+}
+
+/**
+ * Reads a request header from Node's IncomingMessage when served by @hono/node-server (`c.env.incoming`):
+ * asking the Fetch Request instead makes the adapter build a whole Headers object per poll, which
+ * costs more than the rest of the handler. Elsewhere (tests, other runtimes) the Request is used.
+ */
+function requestHeader(c: Context, name: string): string | undefined {
+  const incoming = (c.env as { incoming?: { headers: Record<string, string | string[] | undefined> } } | undefined)?.incoming;
+  if (incoming) {
+    const value = incoming.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+  return c.req.header(name);
 }
