@@ -1,4 +1,3 @@
-import { createSHA256, type IHasher } from 'hash-wasm';
 import type { ManifestFile } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
 import type { ModelStore } from '../storage/model-store.js';
@@ -28,20 +27,18 @@ export interface DownloadOptions {
 export interface DownloadResult {
   /** Bytes received from the network for this file (0 when it was already stored). */
   networkBytes: number;
-  /**
-   * The verified file, assembled while it streamed to storage, when this call downloaded all of it;
-   * null when part came from storage (read it back from the store).
-   */
+  /** The verified file, assembled while it streamed to storage; null when it was already stored. */
   bytes: ArrayBuffer | null;
 }
 
 /**
  * Downloads one file of a release into `store` and proves it is the file the manifest names:
- * never more than `file.length` bytes, exactly that many, and the same sha256. Bytes stream to
- * storage in chunks while an incremental hash follows them, so memory stays near one chunk.
- * A dropped connection resumes with `Range` + `If-Range` from the stored prefix (also across page
- * loads); a changed ETag restarts from zero. On a failed check the file is deleted: nothing
- * unverified is ever marked complete.
+ * never more than `file.length` bytes, exactly that many, and the same sha256. Bytes are received
+ * straight into the buffer the engine will get and stream to storage in chunks (views of that
+ * buffer), so the file is held once; the sha256 is computed once over it with WebCrypto, natively
+ * and off the main thread where the browser can. A dropped connection resumes with `Range` +
+ * `If-Range` after the stored prefix (also across page loads); a changed ETag restarts from zero.
+ * On a failed check the file is deleted: nothing unverified is ever marked complete.
  */
 export async function downloadFile(url: string, file: ManifestFile, store: ModelStore, options: DownloadOptions): Promise<DownloadResult> {
   const stored = await store.getFile(file.sha256);
@@ -49,21 +46,18 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
     options.onProgress?.({ sha256: file.sha256, loaded: file.length, total: file.length, fromCache: file.length });
     return { networkBytes: 0, bytes: null };
   }
-  const hasher = await createSHA256();
+  const target = new Uint8Array(file.length);
   let offset = 0;
   let etag: string | null = null;
-  if (stored && !stored.complete && stored.length === file.length && stored.hashState && stored.etag && stored.received <= file.length) {
-    hasher.load(stored.hashState);
-    offset = stored.received;
-    etag = stored.etag;
-  } else {
-    if (stored) await store.deleteFile(file.sha256);
-    hasher.init();
+  const prefix = stored && !stored.complete && stored.length === file.length && stored.etag ? await store.readPartial(file.sha256) : null;
+  if (prefix && prefix.byteLength <= file.length) {
+    target.set(new Uint8Array(prefix), 0);
+    offset = prefix.byteLength;
+    etag = stored!.etag;
+  } else if (stored) {
+    await store.deleteFile(file.sha256);
   }
   const fromCache = offset;
-  // Bytes are received straight into the buffer the engine will get, and storage is written from
-  // views of it: the file is never held twice, nor read back after download.
-  const target = fromCache === 0 ? new Uint8Array(file.length) : null;
   let networkBytes = 0;
   const retries = options.retries ?? 4;
   let delay = options.retryDelayMs ?? 250;
@@ -71,7 +65,7 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(options.signal);
     try {
-      const result = await fetchInto(url, file, store, hasher, offset, etag, options, fromCache, target);
+      const result = await fetchInto(url, file, store, offset, etag, options, fromCache, target);
       networkBytes += result.networkBytes;
       offset = result.offset;
       etag = result.etag;
@@ -95,7 +89,7 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
     }
   }
 
-  const digest = hasher.digest('hex');
+  const digest = toHex(await crypto.subtle.digest('SHA-256', target));
   if (digest !== file.sha256) {
     await store.deleteFile(file.sha256);
     throw new RuntimeError(
@@ -105,7 +99,13 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
     );
   }
   await store.completeFile(file.sha256);
-  return { networkBytes, bytes: target ? (target.buffer as ArrayBuffer) : null };
+  return { networkBytes, bytes: target.buffer };
+}
+
+function toHex(buffer: ArrayBuffer): string {
+  let hex = '';
+  for (const byte of new Uint8Array(buffer)) hex += byte.toString(16).padStart(2, '0');
+  return hex;
 }
 
 /** Thrown when bytes were stored before a failure, so the caller resumes after them. */
@@ -124,12 +124,11 @@ async function fetchInto(
   url: string,
   file: ManifestFile,
   store: ModelStore,
-  hasher: IHasher,
   startOffset: number,
   startEtag: string | null,
   options: DownloadOptions,
   fromCache: number,
-  target: Uint8Array | null,
+  target: Uint8Array<ArrayBuffer>,
 ): Promise<{ offset: number; etag: string | null; networkBytes: number }> {
   let offset = startOffset;
   const headers: Record<string, string> = {};
@@ -150,7 +149,6 @@ async function fetchInto(
     if (offset > 0) {
       // The server ignored the range or the ETag changed: the stored prefix may be of other bytes.
       await store.deleteFile(file.sha256);
-      hasher.init();
       offset = 0;
     }
   } else {
@@ -166,7 +164,7 @@ async function fetchInto(
   if (!response.body) throw new RuntimeError('server', `GET ${url} answered ${response.status} without a body`);
 
   const reader = response.body.getReader();
-  const chunkAt = (at: number) => (target ? target.subarray(at, at + CHUNK_BYTES) : new Uint8Array(CHUNK_BYTES));
+  const chunkAt = (at: number) => target.subarray(at, at + CHUNK_BYTES);
   let pending = chunkAt(offset);
   let pendingLength = 0;
   let networkBytes = 0;
@@ -174,12 +172,10 @@ async function fetchInto(
   const flush = () => {
     if (pendingLength === 0) return;
     const bytes = pending.subarray(0, pendingLength);
-    hasher.update(bytes);
-    const state = hasher.save();
     const at = offset;
     offset += pendingLength;
     // Writes are chained so they land in order; the next chunk is read from the network meanwhile.
-    writing = writing.then(() => store.appendFile({ sha256: file.sha256, length: file.length, etag }, at, bytes, state));
+    writing = writing.then(() => store.appendFile({ sha256: file.sha256, length: file.length, etag }, at, bytes));
     pending = chunkAt(offset);
     pendingLength = 0;
     options.onProgress?.({ sha256: file.sha256, loaded: offset, total: file.length, fromCache });

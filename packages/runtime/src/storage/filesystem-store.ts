@@ -9,8 +9,6 @@ interface Progress {
   length: number;
   received: number;
   etag: string | null;
-  /** base64 of the sha256 state after `received` bytes. */
-  hashState: string;
   lastUsed: number;
 }
 
@@ -108,7 +106,7 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
         const size = await completeSize(sha256);
         const state = await load();
         if (size !== null) {
-          const file: StoredFile = { sha256, length: size, received: size, complete: true, etag: null, hashState: null, lastUsed: state.used[sha256] ?? 0 };
+          const file: StoredFile = { sha256, length: size, received: size, complete: true, etag: null, lastUsed: state.used[sha256] ?? 0 };
           return file;
         }
         const progress = await readProgress(sha256);
@@ -119,12 +117,11 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
           received: progress.received,
           complete: false,
           etag: progress.etag,
-          hashState: Uint8Array.from(Buffer.from(progress.hashState, 'base64')),
           lastUsed: progress.lastUsed,
         };
       }),
 
-    appendFile: (file, offset, bytes, hashState) =>
+    appendFile: (file, offset, bytes) =>
       run('storing downloaded bytes', async () => {
         const received = (await readProgress(file.sha256))?.received ?? 0;
         if (received !== offset) throw new RuntimeError('storage', `file ${file.sha256.slice(0, 12)}… has ${received} bytes stored; cannot append at ${offset}`);
@@ -140,7 +137,6 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
           length: file.length,
           received: offset + bytes.byteLength,
           etag: file.etag,
-          hashState: Buffer.from(hashState).toString('base64'),
           lastUsed: Date.now(),
         };
         await writeAtomic(progressPath(file.sha256), JSON.stringify(progress));
@@ -176,6 +172,20 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
             s.used[sha256] = Date.now();
           }).catch(() => undefined);
           return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+          throw error;
+        }
+      }),
+
+    readPartial: (sha256) =>
+      run('reading a partial file', async () => {
+        const progress = await readProgress(sha256);
+        if (!progress || progress.received === 0) return null;
+        try {
+          const bytes = await readFile(join(partialDir, sha256));
+          if (bytes.byteLength < progress.received) return null;
+          return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + progress.received) as ArrayBuffer;
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
           throw error;

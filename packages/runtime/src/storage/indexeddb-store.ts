@@ -68,7 +68,7 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
 
     getFile: (sha256) => run('reading a file record', async (database) => (await database.get('files', sha256)) ?? null),
 
-    appendFile: (file, offset, bytes, hashState) =>
+    appendFile: (file, offset, bytes) =>
       run('storing downloaded bytes', async (database) => {
         // Relaxed: a chunk lost to a crash is downloaded again; only activation needs to be durable.
         const tx = database.transaction(['files', 'chunks'], 'readwrite', { durability: 'relaxed' });
@@ -86,7 +86,6 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
           received: offset + bytes.byteLength,
           complete: false,
           etag: file.etag,
-          hashState: hashState.slice(),
           lastUsed: Date.now(),
         });
         await tx.done;
@@ -102,7 +101,7 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
           abort(tx);
           throw new RuntimeError('storage', `file ${sha256.slice(0, 12)}… is not fully stored`);
         }
-        await tx.store.put({ ...record, complete: true, hashState: null, lastUsed: Date.now() });
+        await tx.store.put({ ...record, complete: true, lastUsed: Date.now() });
         await tx.done;
       }),
 
@@ -116,22 +115,19 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
 
     readFile: (sha256) =>
       run('reading a model file', async (database) => {
-        const tx = database.transaction(['files', 'chunks'], 'readonly');
-        const record = await tx.objectStore('files').get(sha256);
+        const record = await database.get('files', sha256);
         if (!record?.complete) return null;
-        const out = new Uint8Array(record.length);
-        let filled = 0;
-        // A cursor keeps at most one chunk alive besides the output: peak memory ≈ file + one chunk.
-        for (let cursor = await tx.objectStore('chunks').openCursor(chunkRange(sha256)); cursor; cursor = await cursor.continue()) {
-          const { offset, bytes } = cursor.value;
-          if (offset !== filled || offset + bytes.byteLength > record.length) return null;
-          out.set(new Uint8Array(bytes), offset);
-          filled += bytes.byteLength;
-        }
-        await tx.done;
-        if (filled !== record.length) return null; // chunks lost (storage partly wiped): download again
+        const bytes = await readChunks(database, sha256, record.length);
+        if (!bytes) return null; // chunks lost (storage partly wiped): download again
         void database.put('files', { ...record, lastUsed: Date.now() }).catch(() => undefined);
-        return out.buffer;
+        return bytes;
+      }),
+
+    readPartial: (sha256) =>
+      run('reading a partial file', async (database) => {
+        const record = await database.get('files', sha256);
+        if (!record || record.complete || record.received === 0) return null;
+        return readChunks(database, sha256, record.received);
       }),
 
     getModel: (app, model) =>
@@ -238,7 +234,6 @@ async function upgradeToV2(
       received: artifact.length,
       complete: true,
       etag: `"${artifact.sha256}"`,
-      hashState: null,
       lastUsed: artifact.storedAt,
     });
   }
@@ -254,6 +249,24 @@ interface LegacyV1 extends DBSchema {
   artifacts: { key: string; value: { sha256: string; length: number; bytes: ArrayBuffer; storedAt: number } };
   active: { key: string; value: { app: string; model: string; release: ModelRelease; activatedAt: number } };
   manifests: { key: string; value: unknown };
+}
+
+/**
+ * Concatenates the chunks of a file into one buffer of `length` bytes, or null when a chunk is
+ * missing. A cursor keeps at most one chunk alive besides the output: peak memory ≈ file + one chunk.
+ */
+async function readChunks(database: IDBPDatabase<EdgeloopDB>, sha256: string, length: number): Promise<ArrayBuffer | null> {
+  const tx = database.transaction('chunks', 'readonly');
+  const out = new Uint8Array(length);
+  let filled = 0;
+  for (let cursor = await tx.store.openCursor(chunkRange(sha256)); cursor; cursor = await cursor.continue()) {
+    const { offset, bytes } = cursor.value;
+    if (offset !== filled || offset + bytes.byteLength > length) return null;
+    out.set(new Uint8Array(bytes), offset);
+    filled += bytes.byteLength;
+  }
+  await tx.done;
+  return filled === length ? out.buffer : null;
 }
 
 /** Aborts a transaction whose `done` nobody will await, without an unhandled rejection. */

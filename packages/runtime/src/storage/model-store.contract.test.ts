@@ -24,21 +24,21 @@ const release = (version: string, sha256: string, length: number): ModelRelease 
 });
 const SHA_A = 'a'.repeat(64);
 const SHA_B = 'b'.repeat(64);
-const state = Uint8Array.of(1, 2, 3);
 
 describe.each(factories)('ModelStore contract ($kind)', ({ make }) => {
   it('appends in order only, survives a restart mid-file, and completes', async () => {
     const open = make();
     const store = open();
-    await store.appendFile({ sha256: SHA_A, length: 6, etag: '"e"' }, 0, Uint8Array.of(1, 2, 3), state);
-    await expect(store.appendFile({ sha256: SHA_A, length: 6, etag: '"e"' }, 1, Uint8Array.of(9), state)).rejects.toMatchObject({ code: 'storage' });
+    await store.appendFile({ sha256: SHA_A, length: 6, etag: '"e"' }, 0, Uint8Array.of(1, 2, 3));
+    await expect(store.appendFile({ sha256: SHA_A, length: 6, etag: '"e"' }, 1, Uint8Array.of(9))).rejects.toMatchObject({ code: 'storage' });
     await expect(store.completeFile(SHA_A)).rejects.toMatchObject({ code: 'storage' });
     store.close();
     // A new instance (the app restarted) sees the stored prefix and its resume state.
     const reopened = open();
-    expect(await reopened.getFile(SHA_A)).toMatchObject({ received: 3, complete: false, etag: '"e"', hashState: state });
+    expect(await reopened.getFile(SHA_A)).toMatchObject({ received: 3, complete: false, etag: '"e"' });
+    expect(new Uint8Array((await reopened.readPartial(SHA_A))!)).toEqual(Uint8Array.of(1, 2, 3));
     expect(await reopened.readFile(SHA_A)).toBeNull();
-    await reopened.appendFile({ sha256: SHA_A, length: 6, etag: '"e"' }, 3, Uint8Array.of(4, 5, 6), state);
+    await reopened.appendFile({ sha256: SHA_A, length: 6, etag: '"e"' }, 3, Uint8Array.of(4, 5, 6));
     await reopened.completeFile(SHA_A);
     expect(new Uint8Array((await reopened.readFile(SHA_A))!)).toEqual(Uint8Array.of(1, 2, 3, 4, 5, 6));
     expect(await reopened.usage()).toBe(6);
@@ -46,10 +46,10 @@ describe.each(factories)('ModelStore contract ($kind)', ({ make }) => {
 
   it('refuses to activate a release whose files are not complete, and keeps the active one', async () => {
     const store = make()();
-    await store.appendFile({ sha256: SHA_A, length: 1, etag: null }, 0, Uint8Array.of(1), state);
+    await store.appendFile({ sha256: SHA_A, length: 1, etag: null }, 0, Uint8Array.of(1));
     await store.completeFile(SHA_A);
     await store.activate('demo', release('1', SHA_A, 1));
-    await store.appendFile({ sha256: SHA_B, length: 2, etag: null }, 0, Uint8Array.of(1), state);
+    await store.appendFile({ sha256: SHA_B, length: 2, etag: null }, 0, Uint8Array.of(1));
     await expect(store.activate('demo', release('2', SHA_B, 2))).rejects.toMatchObject({ code: 'storage', message: expect.stringMatching(/not stored complete/) });
     expect((await store.getModel('demo', 'vad')).active?.version).toBe('1');
   });
@@ -58,7 +58,7 @@ describe.each(factories)('ModelStore contract ($kind)', ({ make }) => {
     const store = make()();
     const shas = ['1', '2', '3', '4'].map((digit) => digit.repeat(64));
     for (const sha of shas) {
-      await store.appendFile({ sha256: sha, length: 1, etag: null }, 0, Uint8Array.of(1), state);
+      await store.appendFile({ sha256: sha, length: 1, etag: null }, 0, Uint8Array.of(1));
       await store.completeFile(sha);
     }
     await store.activate('demo', release('1', shas[0]!, 1));

@@ -18,8 +18,6 @@ export interface StoredFile {
   complete: boolean;
   /** The server's validator for the partial bytes; a resume sends it as If-Range. */
   etag: string | null;
-  /** Serialized sha256 state after `received` bytes, so a resume does not re-read what is stored. */
-  hashState: Uint8Array | null;
   lastUsed: number;
 }
 
@@ -43,8 +41,10 @@ export interface ModelStore {
   putAppState(app: string, state: AppState): Promise<void>;
 
   getFile(sha256: string): Promise<StoredFile | null>;
-  /** Appends `bytes` at offset `file.received` (which must equal the stored progress) and records the new progress. */
-  appendFile(file: { sha256: string; length: number; etag: string | null }, offset: number, bytes: Uint8Array, hashState: Uint8Array): Promise<void>;
+  /** Appends `bytes` at `offset`, which must equal the bytes stored so far, and records the new progress. */
+  appendFile(file: { sha256: string; length: number; etag: string | null }, offset: number, bytes: Uint8Array): Promise<void>;
+  /** The bytes stored so far of an incomplete file (for a resume), or null when there are none. */
+  readPartial(sha256: string): Promise<ArrayBuffer | null>;
   /** Marks a fully received and verified file complete. */
   completeFile(sha256: string): Promise<void>;
   /** Drops a file's bytes and progress (failed verification, changed ETag). */
