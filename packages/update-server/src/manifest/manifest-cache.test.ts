@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pinKeys, verifyManifestEnvelope } from '@edgeloop/protocol';
 import { createTestServer, readJson, sileroV5, type TestServer } from '../test-support.js';
 
@@ -23,16 +23,17 @@ describe('manifest expiry', () => {
     const first = await verifyManifestEnvelope(await readJson(await server.app.request('/v1/apps/demo/manifest')), trust, new Date(now));
     expect(Date.parse(first.manifest.expires) - Date.parse(first.manifest.issuedAt)).toBe(60_000);
 
-    now += 10_000; // still fresh: the same manifest
+    // Times are relative to the issue time the database recorded, not to when this file was loaded.
+    now = Date.parse(first.manifest.issuedAt) + 10_000; // still fresh: the same manifest
     const same = await server.app.request('/v1/apps/demo/manifest');
     expect((await verifyManifestEnvelope(await readJson(same), first.state, new Date(now))).manifest.version).toBe(first.manifest.version);
 
-    now += 25_000; // past half-life: this poll still gets the valid one and triggers a re-issue
+    now += 25_000; // 35 s of 60: past half-life, this poll still gets the valid one and triggers a re-issue
     await server.app.request('/v1/apps/demo/manifest');
     await expect.poll(async () => {
       const body = await readJson(await server.app.request('/v1/apps/demo/manifest'));
       return body.signed.version;
-    }).toBeGreaterThan(first.manifest.version);
+    }, { timeout: 10_000 }).toBeGreaterThan(first.manifest.version);
     const renewed = await verifyManifestEnvelope(await readJson(await server.app.request('/v1/apps/demo/manifest')), first.state, new Date(now));
     expect(renewed.expired).toBe(false);
     expect(renewed.manifest.models).toEqual(first.manifest.models);
@@ -74,5 +75,29 @@ describe('manifest route', () => {
   it('answers an unknown app with 404 and a malformed name with 400', async () => {
     expect((await server.app.request('/v1/apps/nope/manifest')).status).toBe(404);
     expect((await server.app.request('/v1/apps/Not%20An%20App/manifest')).status).toBe(400);
+  });
+});
+
+describe('polls for an unknown app', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await createTestServer();
+  });
+  afterAll(async () => {
+    await server.dispose();
+  });
+
+  it('are answered 404 from memory, until the app is created', async () => {
+    const lookups = vi.spyOn(server.registry, 'manifestState');
+    expect((await server.app.request('/v1/apps/demo/manifest')).status).toBe(404);
+    expect((await server.app.request('/v1/apps/demo/manifest')).status).toBe(404);
+    expect(lookups).toHaveBeenCalledTimes(1);
+    const published = await server.app.request('/v1/admin/apps/demo/models/vad/versions/5.0.0', {
+      method: 'POST',
+      body: sileroV5,
+      headers: { 'Content-Type': 'application/octet-stream', ...server.auth() },
+    });
+    expect(published.status).toBe(201);
+    expect((await server.app.request('/v1/apps/demo/manifest')).status).toBe(200);
   });
 });

@@ -1,4 +1,5 @@
 import { MANIFEST_SCHEMA_VERSION, type Manifest } from '@edgeloop/protocol';
+import { ServerError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import type { ManifestSigner } from './signing-key.js';
 
@@ -17,6 +18,9 @@ export interface ManifestCacheOptions {
 }
 
 export const DEFAULT_MANIFEST_TTL_MS = 24 * 60 * 60 * 1000;
+const MISSING_TTL_MS = 10_000;
+/** Bounds memory when something polls many made-up app names. */
+const MAX_MISSING = 10_000;
 
 /**
  * Manifests are computed and signed when something changes, not per poll: a poll is answered from
@@ -32,6 +36,8 @@ export class ManifestCache {
   /** The same manifests once built, for a synchronous read on the poll path. */
   readonly #ready = new Map<string, CachedManifest>();
   readonly #reissuing = new Set<string>();
+  /** Apps found missing, until when: a device polling an app that does not exist runs no query either. */
+  readonly #missing = new Map<string, { until: number; error: unknown }>();
 
   constructor(registry: Registry, options: ManifestCacheOptions) {
     this.#registry = registry;
@@ -47,6 +53,7 @@ export class ManifestCache {
   invalidate(app: string): void {
     this.#cache.delete(app);
     this.#ready.delete(app);
+    this.#missing.delete(app);
   }
 
   /**
@@ -60,13 +67,18 @@ export class ManifestCache {
   }
 
   async get(app: string): Promise<CachedManifest> {
+    const missing = this.#missing.get(app);
+    if (missing && missing.until > this.#now()) throw missing.error;
     let entry = this.#cache.get(app);
     if (!entry) {
       entry = this.#build(app);
       this.#cache.set(app, entry);
-      // A failed build (unknown app, database error) must not be remembered.
-      entry.catch(() => {
+      // A failed build must not be remembered as a manifest; an unknown app is remembered briefly
+      // (creating it invalidates at once), a database error not at all.
+      entry.catch((error: unknown) => {
         if (this.#cache.get(app) === entry) this.#cache.delete(app);
+        if (error instanceof ServerError && error.code === 'not_found') this.#missing.set(app, { until: this.#now() + MISSING_TTL_MS, error });
+        if (this.#missing.size > MAX_MISSING) this.#missing.delete(this.#missing.keys().next().value!);
       });
     }
     const cached = await entry;

@@ -96,6 +96,11 @@ export async function uploadFile(deps: Deps, input: UploadInput): Promise<Upload
   } catch (error) {
     // A committed blob stays: it may be shared with another version, and GC removes it if not.
     await staged.discard();
+    // Two instances publishing the same label at once: the loser hits the primary key (SQLSTATE
+    // 23505, unique_violation) after its pre-check passed. That is the same 409 as a known duplicate.
+    if ((error as { code?: unknown } | null)?.code === '23505') {
+      throw new ServerError('conflict', `model "${input.app}/${input.model}" already has a version "${input.version}" (published concurrently); publish under a new label`);
+    }
     throw error;
   }
 }

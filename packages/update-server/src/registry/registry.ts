@@ -2,6 +2,7 @@ import type { ModelFormat, ModelRelease, ModelSignature } from '@edgeloop/protoc
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { Database } from '../db/database.js';
 import { ServerError } from '../errors.js';
+import { bumpManifest } from './changes.js';
 import { describeVersion } from './describe.js';
 import { manifestModels } from './manifest-models.js';
 import { uploadFile, type UploadInput, type UploadResult } from './publish.js';
@@ -114,11 +115,10 @@ export class Registry {
    * re-issued before it expires, and new content under an old version would look like an attack.
    */
   async reissueManifest(app: string): Promise<void> {
-    const rows = await this.#db.query(
-      'update apps set manifest_version = manifest_version + 1, manifest_issued_at = now() where name = $1 returning 1',
-      [app],
-    );
-    if (rows.length === 0) throw unknownApp(app);
+    await this.#db.transaction(async (tx) => {
+      if ((await tx.query('select 1 from apps where name = $1 for update', [app])).length === 0) throw unknownApp(app);
+      await bumpManifest(tx, app); // every instance hears of it and rebuilds
+    });
     this.#onChange(app);
   }
 
