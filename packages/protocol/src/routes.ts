@@ -3,7 +3,9 @@
  * so a route change is one edit that the type checker carries to the runtime and the server.
  */
 export const deviceRoutes = {
-  manifest: (app: string) => `v1/apps/${encodeURIComponent(app)}/manifest`,
+  /** The manifest of `app`'s `channel`; the default channel is `stable`. */
+  manifest: (app: string, channel = 'stable') =>
+    channel === 'stable' ? `v1/apps/${encodeURIComponent(app)}/manifest` : `v1/apps/${encodeURIComponent(app)}/manifest?channel=${encodeURIComponent(channel)}`,
   artifact: (sha256: string) => `v1/artifacts/sha256/${sha256}`,
   telemetry: (app: string) => `v1/apps/${encodeURIComponent(app)}/telemetry`,
 } as const;

@@ -14,7 +14,8 @@ import { workerHost } from './host/worker-host.js';
 import type { Model, ModelEvent } from './model.js';
 import { indexedDbStore } from './storage/indexeddb-store.js';
 import type { ModelStore } from './storage/model-store.js';
-import { TelemetryCollector, type FlushResult } from './telemetry/collector.js';
+import { TelemetryCollector, type FlushResult, type TelemetryOptions } from './telemetry/collector.js';
+import type { ModelTelemetryOptions } from './telemetry/feature-track.js';
 
 export interface RuntimeOptions {
   /** Base URL of the update server, e.g. `https://models.example.com/`. */
@@ -43,6 +44,8 @@ export interface RuntimeOptions {
    * (base64, printed by `edgeloop serve`); `{ trustOnFirstUse: true }` pins the first signer seen.
    */
   trust: TrustOptions;
+  /** The channel this device follows (e.g. `beta`); default `stable`. */
+  channel?: string;
   /** When a new release goes live: during `load()` (`on-load`, default) or on the next load (`next-load`). */
   activation?: ActivationPolicy;
   /** Background update checks after the first load; off unless `intervalMs` is set. */
@@ -56,6 +59,8 @@ export interface RuntimeOptions {
    * localStorage, else memory), `device` is what targeting rules may test (see detectDeviceContext).
    */
   rollout?: { ids?: InstallIdStorage; device?: DeviceContext };
+  /** Telemetry windows, privacy, offline queue and sending (docs/telemetry.md). */
+  telemetry?: TelemetryOptions;
 }
 
 export interface LoadOptions {
@@ -70,6 +75,8 @@ export interface LoadOptions {
   activation?: ActivationPolicy;
   /** Download progress: bytes loaded and total, overall and per file, and how many came from the cache. */
   onProgress?: (progress: LoadProgress) => void;
+  /** Feature extractors and reference profile for this model's telemetry summaries (docs/telemetry.md). */
+  telemetry?: ModelTelemetryOptions;
 }
 
 export interface Runtime {
@@ -118,13 +125,16 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const backendOptions: BackendOptions = options.wasmPaths === undefined
     ? (options.backendOptions ?? {})
     : { ...options.backendOptions, wasm: { wasmPaths: options.wasmPaths, ...options.backendOptions?.wasm } };
-  const telemetry = new TelemetryCollector({ app, baseUrl, fetch: fetchImpl });
+  const telemetry = new TelemetryCollector({ app, baseUrl, fetch: fetchImpl, ...(options.telemetry && { settings: options.telemetry }) });
   let store: ModelStore | undefined = options.storage;
   let host: EngineHost | undefined = typeof options.host === 'object' ? options.host : undefined;
 
   // Storage and the worker are created on first load, not at construction: nothing is touched
   // (or detected) until the app asks for a model.
   const getStore = () => (store ??= indexedDbStore());
+  if (options.channel !== undefined && !isName(options.channel)) {
+    throw new RuntimeError('invalid_argument', `channel must be ${NAME_RULE}; got ${JSON.stringify(options.channel)}`);
+  }
   if (!options.trust || (!('publicKeys' in options.trust) && !('trustOnFirstUse' in options.trust))) {
     throw new RuntimeError('invalid_argument', 'trust must be { publicKeys: [...] } (the server\'s Ed25519 public keys, base64) or { trustOnFirstUse: true }');
   }
@@ -143,8 +153,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       events,
       storageManager: globalThis.navigator?.storage ?? null,
       locks: globalThis.navigator?.locks ?? null,
-      channel: typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel(`edgeloop:${app}`),
+      broadcast: typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel(`edgeloop:${app}`),
       choose: (entry) => getChooser().choose(entry),
+      channel: options.channel ?? 'stable',
     }));
   let chooser: RolloutChooser | undefined;
   // The install id stays on the device: localStorage where there is one, else memory (pass
@@ -192,11 +203,17 @@ export function createRuntime(options: RuntimeOptions): Runtime {
             startedAt: started,
             host: getHost(),
             telemetry,
-            onEvent: options.onEvent ?? (() => {}),
+            onEvent: (event) => {
+              telemetry.event(event.model, event.version, event.type, event.type === 'backend-lost' ? event.from : undefined);
+              options.onEvent?.(event);
+            },
             backends: loadOptions.backends ?? backends,
             backendOptions: loadOptions.backendOptions ?? backendOptions,
             delivery: { manifest: meta.manifest, updatePending: meta.updatePending, cohort: meta.cohort, ...(meta.problem && { problem: meta.problem }) },
             ...(loadOptions.worker !== undefined && { worker: loadOptions.worker }),
+          }).then((opened) => {
+            telemetry.loaded(opened, meta.cohort, loadOptions.telemetry);
+            return opened;
           }),
       );
       loaded.add(name);
@@ -215,6 +232,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
     dispose() {
       poller?.stop();
+      delivery?.close();
+      telemetry.dispose();
       host?.terminate?.();
       store?.close();
     },

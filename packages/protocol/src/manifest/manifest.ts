@@ -71,6 +71,11 @@ export const manifestSchema = z.object({
   /** Monotonic per app: raised whenever anything in the manifest changes. */
   version: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
   issuedAt: z.iso.datetime(),
+  /**
+   * The channel this manifest serves (`stable` when absent). Signed, so a server or proxy cannot
+   * answer a beta device with the stable manifest or the reverse without the client noticing.
+   */
+  channel: nameSchema.optional(),
   /** After this time the manifest is stale: clients keep running what they have and report it (TUF freeze protection). */
   expires: z.iso.datetime(),
   models: z.record(nameSchema, modelReleaseSchema),

@@ -300,6 +300,19 @@ describe.each(stores)('delivery conformance ($kind store)', ({ open, wipe }) => 
     });
   });
 
+  describe('channels', () => {
+    it('asks for its channel and refuses a manifest signed for another one', async () => {
+      repo.publish('vad', '6.0.0', bytesOf('six'));
+      repo.bump({ channel: 'beta' });
+      const model = await runtimeFor({ channel: 'beta' }).load('vad');
+      expect(model.version).toBe('6.0.0');
+      expect(repo.requestsTo('/manifest').at(-1)!.query).toBe('channel=beta');
+      // A stable device handed the beta manifest (a misrouted or malicious answer):
+      dbName = `${dbName}-stable`;
+      await expect(runtimeFor().load('vad')).rejects.toMatchObject({ code: 'untrusted', message: expect.stringMatching(/for channel "beta", this device follows "stable"/) });
+    });
+  });
+
   describe('staged rollouts', () => {
     it('puts a sticky share of devices on the candidate, reports the cohort, and moves them back on rollback', async () => {
       const control = repo.publish('vad', '5.0.0', bytesOf('five'));
@@ -366,6 +379,42 @@ describe.each(stores)('delivery conformance ($kind store)', ({ open, wipe }) => 
       // Everything gone (cleared site data):
       await wipe(dbName);
       expect(await runtimeFor().load('vad')).toMatchObject({ version: '5.0.0', source: 'network' });
+    });
+
+    it('drops a cached release no engine can read (bit rot behind a good pointer), fetches it again, and loses nothing else', async () => {
+      const four = repo.publish('vad', '4.0.0', bytesOf('four'));
+      await runtimeFor().load('vad');
+      const five = repo.publish('vad', '5.0.0', bytesOf('five'));
+      const pose = repo.publish('pose', '1.0.0', bytesOf('pose weights'));
+      await runtimeFor().load('vad');
+      await runtimeFor().load('pose');
+      const [vadFile, poseFile] = [five.files[0]!, pose.files[0]!];
+      // The stored bytes rot in place: same length, same sha256 key, no longer a model.
+      const rotten = bytesOf('fivX');
+      await store().deleteFile(vadFile.sha256);
+      await store().appendFile({ sha256: vadFile.sha256, length: vadFile.length, etag: null }, 0, rotten);
+      await store().completeFile(vadFile.sha256);
+      host.unreadable.push(rotten);
+      const requestsBefore = repo.requestsTo('/artifacts/').map((r) => r.path);
+
+      const model = await runtimeFor().load('vad');
+      expect(model).toMatchObject({ version: '5.0.0', source: 'network' });
+      // The engine was really handed the rotten bytes first, then the refetched ones.
+      expect(host.refused.map(decode)).toEqual(['fivX']);
+      expect(decode(host.created.at(-1))).toBe('five');
+      // Exactly the one file was fetched again.
+      expect(repo.requestsTo('/artifacts/').map((r) => r.path).slice(requestsBefore.length)).toEqual([expect.stringContaining(vadFile.sha256)]);
+      // The store holds the good copy under the same pointers; the rollback target and the other model are untouched.
+      expect(decode(new Uint8Array((await store().readFile(vadFile.sha256))!))).toBe('five');
+      const pointers = await store().getModel('demo', 'vad');
+      expect([pointers.active?.releaseId, pointers.previous?.releaseId]).toEqual([five.releaseId, four.releaseId]);
+      expect(decode(new Uint8Array((await store().readFile(four.files[0]!.sha256))!))).toBe('four');
+      expect((await store().getModel('demo', 'pose')).active?.releaseId).toBe(pose.releaseId);
+      expect(decode(new Uint8Array((await store().readFile(poseFile.sha256))!))).toBe('pose weights');
+      // And the next start runs from the healed cache without the network.
+      await repo.stop();
+      expect(await runtimeFor().load('vad')).toMatchObject({ version: '5.0.0', source: 'cache' });
+      expect(host.refused).toHaveLength(1);
     });
 
     it('with next-load activation, serves the cached release at once and stages the new one for the next load', async () => {

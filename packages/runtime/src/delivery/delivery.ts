@@ -68,7 +68,9 @@ export interface DeliveryOptions {
   /** `navigator.locks` where it exists: one tab downloads a file, the others wait and reuse it. */
   locks: LockManager | null;
   /** Tells other tabs of this app about activations. */
-  channel: BroadcastChannel | null;
+  broadcast: BroadcastChannel | null;
+  /** The channel this device follows (`stable` by default). */
+  channel: string;
   /** Evaluates a manifest entry's rollout plan and targeting on this device (@edgeloop/protocol's selectRelease). */
   choose: (entry: ModelRelease) => Promise<Selection>;
 }
@@ -81,10 +83,15 @@ export class Delivery {
 
   constructor(options: DeliveryOptions) {
     this.#o = options;
-    options.channel?.addEventListener('message', (event: MessageEvent) => {
+    options.broadcast?.addEventListener('message', (event: MessageEvent) => {
       const data = event.data as { type?: string; model?: string; releaseId?: string } | null;
       if (data?.type === 'activated') options.events.dispatchEvent(new CustomEvent('activated', { detail: { ...data, remote: true } }));
     });
+  }
+
+  /** Stops listening to other tabs. */
+  close(): void {
+    this.#o.broadcast?.close();
   }
 
   /** Fetches and verifies the app's manifest; never throws for offline, stale or rejected — it says so. */
@@ -98,6 +105,7 @@ export class Delivery {
         fetch: this.#o.fetch,
         etag: state?.envelope ? state.etag : null,
         maxBytes: this.#o.maxManifestBytes,
+        channel: this.#o.channel,
         ...(signal && { signal }),
       });
     } catch (error) {
@@ -122,6 +130,14 @@ export class Delivery {
         return this.#rejected(new RuntimeError('untrusted', `the manifest was rejected: ${error.message}`, { cause: error, details: { reason: error.reason } }));
       }
       throw error;
+    }
+    const served = verified.manifest.channel ?? 'stable';
+    if (served !== this.#o.channel) {
+      return this.#rejected(
+        new RuntimeError('untrusted', `the manifest was rejected: it is for channel "${served}", this device follows "${this.#o.channel}"`, {
+          details: { reason: 'wrong_channel' },
+        }),
+      );
     }
     if (verified.expired) return this.#stale(verified.manifest);
     // Saved while the download runs; awaited before anything is activated from this manifest.
@@ -224,7 +240,7 @@ export class Delivery {
     await saved; // the trusted manifest version is durable before a release from it goes live
     await store.activate(this.#o.app, target);
     const message = { type: 'activated', app: this.#o.app, model: target.model, releaseId: target.releaseId, version: target.version };
-    this.#o.channel?.postMessage(message);
+    this.#o.broadcast?.postMessage(message);
     this.#o.events.dispatchEvent(new CustomEvent('activated', { detail: { ...message, remote: false } }));
     return value;
   }

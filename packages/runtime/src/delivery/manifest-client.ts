@@ -16,9 +16,9 @@ export type ManifestFetch =
 export async function fetchManifest(
   baseUrl: URL,
   app: string,
-  options: { fetch: typeof fetch; etag: string | null; maxBytes: number; signal?: AbortSignal },
+  options: { fetch: typeof fetch; etag: string | null; maxBytes: number; channel: string; signal?: AbortSignal },
 ): Promise<ManifestFetch> {
-  const url = new URL(deviceRoutes.manifest(app), baseUrl).href;
+  const url = new URL(deviceRoutes.manifest(app, options.channel), baseUrl).href;
   const headers: Record<string, string> = {};
   if (options.etag) headers['If-None-Match'] = options.etag;
   let response: Response;

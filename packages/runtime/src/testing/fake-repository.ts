@@ -14,6 +14,8 @@ import {
 export interface RecordedRequest {
   method: string;
   path: string;
+  /** The query string without `?` (empty when none). */
+  query: string;
   headers: Record<string, string | string[] | undefined>;
   body: string;
   status: number;
@@ -151,8 +153,9 @@ export class FakeRepository {
   }
 
   async #handle(method: string, rawUrl: string, headers: RecordedRequest['headers'], body: string, res: ServerResponse): Promise<void> {
-    const path = new URL(rawUrl, 'http://x').pathname;
-    const record: RecordedRequest = { method, path, headers, body, status: 0, bytesSent: 0 };
+    const parsed = new URL(rawUrl, 'http://x');
+    const path = parsed.pathname;
+    const record: RecordedRequest = { method, path, query: parsed.search.slice(1), headers, body, status: 0, bytesSent: 0 };
     this.requests.push(record);
     const send = (status: number, responseHeaders: Record<string, string>, payload?: Uint8Array | string) => {
       record.status = status;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pinKeys, verifyManifestEnvelope } from '@edgeloop/protocol';
-import { createTestServer, readJson, sileroV5, type TestServer } from '../test-support.js';
+import { createTestServer, readJson, sileroV5, sileroV6, type TestServer } from '../test-support.js';
 
 describe('manifest expiry', () => {
   let server: TestServer;
@@ -99,5 +99,47 @@ describe('polls for an unknown app', () => {
     });
     expect(published.status).toBe(201);
     expect((await server.app.request('/v1/apps/demo/manifest')).status).toBe(200);
+  });
+});
+
+describe('channels', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await createTestServer();
+    const upload = (version: string, bytes: Uint8Array) =>
+      server.app.request(`/v1/admin/apps/demo/models/vad/versions/${version}`, {
+        method: 'POST',
+        body: bytes,
+        headers: { 'Content-Type': 'application/octet-stream', ...server.auth() },
+      });
+    expect((await upload('5.0.0', sileroV5)).status).toBe(201);
+    expect((await upload('6.0.0', sileroV6)).status).toBe(201);
+    const beta = await server.app.request('/v1/admin/apps/demo/models/vad/channels/beta', {
+      method: 'PUT',
+      body: JSON.stringify({ version: '6.0.0' }),
+      headers: { 'Content-Type': 'application/json', ...server.auth() },
+    });
+    expect(beta.status).toBe(200);
+  });
+  afterAll(async () => {
+    await server.dispose();
+  });
+
+  it('serves each channel its own signed manifest, naming the channel', async () => {
+    const trust = await pinKeys([server.manifests.signer.key.publicKey]);
+    const stable = await verifyManifestEnvelope(await readJson(await server.app.request('/v1/apps/demo/manifest')), trust, new Date());
+    const beta = await verifyManifestEnvelope(await readJson(await server.app.request('/v1/apps/demo/manifest?channel=beta')), trust, new Date());
+    expect(stable.manifest.channel).toBeUndefined();
+    expect(stable.manifest.models.vad!.version).toBe('5.0.0');
+    expect(beta.manifest).toMatchObject({ channel: 'beta', models: { vad: { version: '6.0.0' } } });
+  });
+
+  it('404s a channel nobody made and 400s a malformed one', async () => {
+    const unknown = await server.app.request('/v1/apps/demo/manifest?channel=nightly');
+    expect(unknown.status).toBe(404);
+    expect((await readJson(unknown)).error.message).toMatch(/no channel "nightly"/);
+    const malformed = await server.app.request('/v1/apps/demo/manifest?channel=Not%20OK');
+    expect(malformed.status).toBe(400);
+    expect((await readJson(malformed)).error.message).toMatch(/query parameter "channel"/);
   });
 });

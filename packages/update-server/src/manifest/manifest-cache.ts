@@ -17,6 +17,8 @@ export interface ManifestCacheOptions {
   now?: () => number;
 }
 
+const keyOf = (app: string, channel: string) => `${app}\n${channel}`;
+
 export const DEFAULT_MANIFEST_TTL_MS = 24 * 60 * 60 * 1000;
 const MISSING_TTL_MS = 10_000;
 /** Bounds memory when something polls many made-up app names. */
@@ -50,40 +52,43 @@ export class ManifestCache {
     return this.#signer;
   }
 
+  /** Forgets every channel's manifest of `app`: the next poll builds them anew. */
   invalidate(app: string): void {
-    this.#cache.delete(app);
-    this.#ready.delete(app);
-    this.#missing.delete(app);
+    const prefix = `${app}\n`;
+    for (const map of [this.#cache, this.#ready, this.#missing]) {
+      for (const key of [...map.keys()]) if (key.startsWith(prefix)) map.delete(key);
+    }
   }
 
   /**
    * The built manifest of `app` without waiting, or undefined when it must be built (call `get`).
    * Also starts a re-issue when the manifest is past half its lifetime.
    */
-  peek(app: string): CachedManifest | undefined {
-    const cached = this.#ready.get(app);
+  peek(app: string, channel = 'stable'): CachedManifest | undefined {
+    const cached = this.#ready.get(keyOf(app, channel));
     if (cached) this.#reissueIfAging(app, cached.manifest);
     return cached;
   }
 
-  async get(app: string): Promise<CachedManifest> {
-    const missing = this.#missing.get(app);
+  async get(app: string, channel = 'stable'): Promise<CachedManifest> {
+    const key = keyOf(app, channel);
+    const missing = this.#missing.get(key);
     if (missing && missing.until > this.#now()) throw missing.error;
-    let entry = this.#cache.get(app);
+    let entry = this.#cache.get(key);
     if (!entry) {
-      entry = this.#build(app);
-      this.#cache.set(app, entry);
+      entry = this.#build(app, channel);
+      this.#cache.set(key, entry);
       // A failed build must not be remembered as a manifest; an unknown app is remembered briefly
       // (creating it invalidates at once), a database error not at all.
       entry.catch((error: unknown) => {
-        if (this.#cache.get(app) === entry) this.#cache.delete(app);
-        if (error instanceof ServerError && error.code === 'not_found') this.#missing.set(app, { until: this.#now() + MISSING_TTL_MS, error });
+        if (this.#cache.get(key) === entry) this.#cache.delete(key);
+        if (error instanceof ServerError && error.code === 'not_found') this.#missing.set(key, { until: this.#now() + MISSING_TTL_MS, error });
         if (this.#missing.size > MAX_MISSING) this.#missing.delete(this.#missing.keys().next().value!);
       });
     }
     const cached = await entry;
     // Only the current build may become readable: an invalidation may have replaced it meanwhile.
-    if (this.#cache.get(app) === entry) this.#ready.set(app, cached);
+    if (this.#cache.get(key) === entry) this.#ready.set(key, cached);
     this.#reissueIfAging(app, cached.manifest);
     return cached;
   }
@@ -99,16 +104,22 @@ export class ManifestCache {
       .finally(() => this.#reissuing.delete(app));
   }
 
-  async #build(app: string): Promise<CachedManifest> {
+  async #build(app: string, channel: string): Promise<CachedManifest> {
     const state = await this.#registry.manifestState(app);
+    // Each model's release on this channel, with variants, rules and rollout (registry/manifest-models.ts).
+    const models = await this.#registry.manifestModels(app, channel);
+    // Channels are made by operators; a made-up name must not grow this cache.
+    if (channel !== 'stable' && Object.keys(models).length === 0) {
+      throw new ServerError('not_found', `app "${app}" has no channel "${channel}" with models; devices use "stable" unless told otherwise`);
+    }
     const manifest: Manifest = {
       schema: MANIFEST_SCHEMA_VERSION,
       app,
       version: state.version,
       issuedAt: state.issuedAt.toISOString(),
+      ...(channel !== 'stable' && { channel }),
       expires: new Date(state.issuedAt.getTime() + this.#ttlMs).toISOString(),
-      // Channel `stable`: each model's control release, variants, rules and rollout (registry/manifest-models.ts).
-      models: await this.#registry.manifestModels(app),
+      models,
     };
     const envelope = this.#signer.signManifest(manifest);
     return { manifest, body: JSON.stringify(envelope), etag: `"m${state.version}-${envelope.signatures[0]!.sig.slice(0, 16)}"` };

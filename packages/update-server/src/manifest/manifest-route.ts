@@ -1,9 +1,11 @@
 import type { Context } from 'hono';
+import { isName, NAME_RULE } from '@edgeloop/protocol';
+import { ServerError } from '../errors.js';
 import { nameParam } from '../http/params.js';
 import type { ManifestCache } from './manifest-cache.js';
 
 /**
- * `GET /v1/apps/:app/manifest`, the hottest path of the server: every device polls it. It is
+ * `GET /v1/apps/:app/manifest[?channel=beta]`, the hottest path of the server: every device polls it. It is
  * answered from memory, synchronously once the manifest is built, and sets its CORS headers itself
  * rather than through the generic middleware (preflights still go through that). A poll with the
  * current ETag gets a 304 with no body.
@@ -17,7 +19,13 @@ export function manifestHandler(manifests: ManifestCache, corsOrigins: string | 
   };
   return async function serveManifest(c: Context): Promise<Response> {
     const app = nameParam(c.req.param('app'), 'app');
-    const cached = manifests.peek(app) ?? (await manifests.get(app));
+    // Parse the query only when there is one: most polls are for the default channel.
+    const channelQuery = c.req.url.includes('?') ? c.req.query('channel') : undefined;
+    if (channelQuery !== undefined && !isName(channelQuery)) {
+      throw new ServerError('bad_request', `query parameter "channel" must be ${NAME_RULE}; got ${JSON.stringify(channelQuery)}`);
+    }
+    const channel = channelQuery ?? 'stable';
+    const cached = manifests.peek(app, channel) ?? (await manifests.get(app, channel));
     const headers: Record<string, string> = { ETag: cached.etag, 'Cache-Control': 'no-cache' };
     const origin = allowOrigin(requestHeader(c, 'origin'));
     if (origin !== null) {
