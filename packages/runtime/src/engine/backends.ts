@@ -2,11 +2,13 @@ import { RuntimeError } from '../errors.js';
 
 /**
  * Backends a session can run on, in the runtime's vocabulary. Not every engine has every backend:
- * onnxruntime-web runs `webgpu` and `wasm`; TF.js runs `webgpu`, `wasm` and `cpu` (plain JS).
+ * onnxruntime-web runs `webgpu` and `wasm`; TF.js runs `webgpu`, `webgl`, `wasm` and `cpu` (plain
+ * JS); `native` is onnxruntime-node's CPU execution provider, which only the ONNX engine of
+ * `@edgeloop/runtime/node` has.
  */
-export type BackendName = 'webgpu' | 'wasm' | 'cpu';
+export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu' | 'native';
 
-export const BACKEND_NAMES: readonly BackendName[] = ['webgpu', 'wasm', 'cpu'];
+export const BACKEND_NAMES: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu', 'native'];
 
 /** The default preference: a GPU when there is one, else WebAssembly on the CPU. */
 export const DEFAULT_BACKENDS: readonly BackendName[] = ['webgpu', 'wasm'];
@@ -29,7 +31,15 @@ export interface BackendOptionMap {
     /** URL prefix, or file name → URL map, for TF.js's `tfjs-backend-wasm*.wasm` files. */
     tfjsWasmPaths?: string | Record<string, string>;
   };
+  webgl: Record<string, never>;
   cpu: Record<string, never>;
+  native: {
+    /**
+     * Threads onnxruntime-node uses inside one operator (its `intraOpNumThreads`). Default:
+     * onnxruntime's choice, one per physical core.
+     */
+    intraOpNumThreads?: number;
+  };
 }
 
 /** One explicit options object, keyed by backend name. */

@@ -65,7 +65,11 @@ function verifiedWebGpuDevice(ort: Ort): GpuDeviceLike | null {
   return value && typeof value === 'object' && 'lost' in value ? value : null;
 }
 
-function onnxSession(ort: Ort, session: InferenceSession, backend: BackendName, device: GpuDeviceLike | null): EngineSession {
+/**
+ * Wraps an onnxruntime session (web or node: both are onnxruntime-common's API) as an
+ * {@link EngineSession}. `ort` must be the module that created the session: tensors are built with its own class.
+ */
+export function onnxSession(ort: Pick<Ort, 'Tensor'>, session: InferenceSession, backend: BackendName, device: GpuDeviceLike | null): EngineSession {
   const specs = (metadata: readonly InferenceSession.ValueMetadata[]): TensorSpec[] =>
     // Sequence and map values (non-tensors) are rare in edge models and have no tensor spec; they are left out.
     metadata.flatMap((value) => (value.isTensor ? [{ name: value.name, dtype: value.type as TensorDtype, dims: value.shape.map(normalizeDim) }] : []));

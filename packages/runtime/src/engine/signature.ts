@@ -2,10 +2,11 @@ import type { TensorDtype, TensorSpec } from '@edgeloop/protocol';
 
 /**
  * onnxruntime-web reports a symbolic or unknown axis as a name, a negative number or, from its
- * WASM build, -1 read as uint32 (4294967295). All of these mean "any size" to the runtime.
+ * WASM build, -1 read as uint32 (4294967295); onnxruntime-node reports an unnamed one as "". All of
+ * these but a real name mean "any size" to the runtime.
  */
 export function normalizeDim(dim: unknown): number | string | null {
-  if (typeof dim === 'string') return dim;
+  if (typeof dim === 'string') return dim === '' ? null : dim;
   if (typeof dim === 'number' && Number.isInteger(dim) && dim >= 0 && dim < 2 ** 31) return dim;
   return null;
 }

@@ -38,6 +38,12 @@ describe('TF.js engine on the calling thread (Node)', () => {
     );
   }, 60_000);
 
+  it('skips WebGL where there is no canvas (Node) with the reason, and runs on the next backend', async () => {
+    const model = await openFiles(inlineHost(), realModels.movenet(), { name: 'pose', backends: ['webgl', 'cpu'] });
+    expect(model.backend).toBe('cpu');
+    expect(model.skippedBackends).toEqual(['[webgl] WebGL needs a canvas, and neither OffscreenCanvas nor document exists here']);
+  }, 60_000);
+
   it('loads a layers model from its model.json and weights and predicts like the model it was saved from', async () => {
     await tf.setBackend('cpu');
     const original = tfl.sequential({ layers: [tfl.layers.dense({ units: 3, inputShape: [4], activation: 'tanh', name: 'hidden' })] });

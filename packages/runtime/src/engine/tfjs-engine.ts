@@ -27,7 +27,7 @@ export async function tfjsEngine(): Promise<Engine> {
 
   return {
     name: 'tfjs',
-    backends: ['webgpu', 'wasm', 'cpu'],
+    backends: ['webgpu', 'webgl', 'wasm', 'cpu'],
     // Applied for real in initTfjsBackend; checking here makes a conflicting later model fail loudly.
     configure: (options) => applyWasmSettings('tfjs', options, () => {}, options.wasm?.tfjsWasmPaths),
     initBackend: (backend, options) => serial(() => initTfjsBackend(tf, backend, options)),

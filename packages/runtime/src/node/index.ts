@@ -1,2 +1,4 @@
 export { workerThreadsHost, type WorkerThreadsHostOptions } from './worker-threads-host.js';
 export { fileSystemStore, type FileSystemStoreOptions } from '../storage/filesystem-store.js';
+export { nodeEngineLoaders } from './node-engines.js';
+export { nodeOnnxEngine, type NodeOnnxEngineOptions, type OnnxruntimeNode } from './onnx-node-engine.js';
