@@ -62,6 +62,15 @@ describe('demo in Chromium: the whole loop', () => {
       expect.objectContaining({ model: 'vad', version: '5.0.0', backend: 'wasm', inferences: probabilities.length, reports: 1 }),
     ]);
 
+    // The backend benchmark reports what really ran: WASM here; WebGPU has no adapter without flags.
+    await page.click('#bench');
+    await page.waitForFunction(() => window.edgeloopDemo.benchmark !== undefined, null, { timeout: 120_000 });
+    const bench = (await page.evaluate(() => window.edgeloopDemo.benchmark))!;
+    expect(bench[0]).toMatchObject({ asked: 'wasm', ran: 'wasm', frames: probabilities.length });
+    expect(bench[0]!.medianMs).toBeGreaterThan(0);
+    expect(bench[1]!.asked).toBe('webgpu');
+    expect(bench[1]!.ran === 'webgpu' || (bench[1]!.ran === null && bench[1]!.note !== null)).toBe(true);
+
     // Offline: the update server is gone; the page reloads and runs the cached release.
     await updates.stop();
     await page.reload();

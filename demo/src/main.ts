@@ -1,4 +1,5 @@
 import { createRuntime, RuntimeError, type Model } from '@edgeloop/runtime';
+import { benchmarkBackends, type BackendResult } from './benchmark.js';
 import { drawProbabilities } from './chart.js';
 import { decodeWav } from './wav.js';
 import { detectSpeech, median, SAMPLE_RATE, speechSegments } from './vad.js';
@@ -13,6 +14,8 @@ export interface DemoState {
   medianLatencyMs?: number;
   segments?: Array<[number, number]>;
   error?: { code: string; message: string };
+  /** Set once the backend benchmark has run. */
+  benchmark?: BackendResult[];
 }
 
 declare global {
@@ -89,6 +92,43 @@ async function main(): Promise<void> {
     $('telemetry').textContent = result.error ?? `sent ${result.sent} model summaries`;
   };
   addEventListener('pagehide', () => void runtime.flush());
+  void showCapabilities();
+  const benchButton = $('bench') as HTMLButtonElement;
+  benchButton.disabled = false;
+  benchButton.onclick = async () => {
+    benchButton.disabled = true;
+    $('capabilities').textContent = 'benchmarking…';
+    const results = await benchmarkBackends(runtime, samples, ['wasm', 'webgpu']);
+    const body = ($('bench-table') as HTMLTableElement).tBodies[0]!;
+    body.replaceChildren(
+      ...results.map((r) => {
+        const row = document.createElement('tr');
+        const ms = (value: number | null) => (value === null ? '–' : `${value.toFixed(2)} ms`);
+        for (const text of [r.asked, r.ran ?? 'could not run', String(r.frames), ms(r.medianMs), ms(r.p95Ms), r.note ?? '']) {
+          const cell = document.createElement('td');
+          cell.textContent = text;
+          row.append(cell);
+        }
+        return row;
+      }),
+    );
+    ($('bench-table') as HTMLTableElement).hidden = false;
+    await showCapabilities();
+    benchButton.disabled = false;
+    show({ ...window.edgeloopDemo, benchmark: results });
+  };
+}
+
+async function showCapabilities(): Promise<void> {
+  try {
+    const caps = await runtime.capabilities();
+    const gpu = caps.webgpu
+      ? `WebGPU: ${[caps.webgpu.vendor, caps.webgpu.architecture].filter(Boolean).join(' ') || 'adapter'}${caps.webgpu.isFallbackAdapter ? ' (software)' : ''}`
+      : `no WebGPU (${caps.webgpuUnavailableReason ?? 'unavailable'})`;
+    $('capabilities').textContent = `${gpu} · ${caps.hardwareConcurrency} cores · WASM SIMD ${caps.wasmSimd ? 'yes' : 'no'} · up to ${caps.maxWasmThreads} WASM thread${caps.maxWasmThreads === 1 ? '' : 's'}${caps.crossOriginIsolated ? ' (isolated)' : ''}`;
+  } catch (error) {
+    $('capabilities').textContent = `capabilities unavailable: ${(error as Error).message}`;
+  }
 }
 
 function fail(error: unknown): void {
