@@ -18,7 +18,7 @@ interface RolloutRow {
 }
 
 /** Model files first (the engine's entry point), then the rest by role, so manifests are stable. */
-const ROLE_ORDER = ['model', 'external-data', 'config'];
+const ROLE_ORDER = ['model', 'weights', 'external-data', 'config'];
 
 function filesOf(variant: VariantRecord): ManifestFile[] {
   return [...variant.files]
@@ -41,8 +41,12 @@ function releaseIdOf(model: string, version: string, variant: VariantRecord): st
 
 async function releaseOf(sql: Sql, app: string, model: string, version: string) {
   const details = await describeVersion(sql, app, model, version);
-  const complete = details.variants.filter((v) => v.files.some((file) => file.role === 'model'));
-  const main = complete.find((v) => v.variant === 'default') ?? complete[0]!;
+  // A variant is served once it can run: its model file, and for TF.js its weights too.
+  const complete = details.variants.filter(
+    (v) => v.files.some((file) => file.role === 'model') && (v.format === 'onnx' || v.files.some((file) => file.role === 'weights')),
+  );
+  const main = complete.find((v) => v.variant === 'default') ?? complete[0];
+  if (!main) return null; // e.g. a TF.js model.json whose weights are not uploaded yet
   const variants: ReleaseVariant[] = complete
     .filter((v) => v !== main)
     .map((v) => ({
@@ -80,18 +84,20 @@ export async function manifestModels(sql: Sql, app: string, channel: string): Pr
   const models: Record<string, ModelRelease> = {};
   for (const row of channels) {
     const control = await releaseOf(sql, app, row.model, row.version);
+    if (!control) continue; // nothing runnable yet: the model is not served until it is
     const rollout = rollouts.find((r) => r.model === row.model);
+    const candidate = rollout ? await releaseOf(sql, app, row.model, rollout.to_version) : null;
     models[row.model] = {
       model: row.model,
       ...control,
       ...(row.rules.length > 0 && { rules: row.rules }),
-      ...(rollout && {
+      ...(rollout && candidate && {
         rollout: {
           id: rollout.id,
           salt: rollout.salt,
           percentage: Number(rollout.percentage),
           ...(rollout.audience && { audience: rollout.audience }),
-          candidate: await releaseOf(sql, app, row.model, rollout.to_version),
+          candidate,
         },
       }),
     };

@@ -5,6 +5,7 @@ import type { Database, Sql } from '../db/database.js';
 import { ServerError } from '../errors.js';
 import { bumpManifest } from './changes.js';
 import { inspectOnnx } from './onnx.js';
+import { inspectTfjs } from './tfjs.js';
 import type { FileRole } from './upload-options.js';
 
 export interface UploadInput {
@@ -68,7 +69,10 @@ export async function uploadFile(deps: Deps, input: UploadInput): Promise<Upload
       return { body: prior.response, replayed: true };
     }
     if (staged.size === 0) throw new ServerError('invalid_model', 'the upload is empty: send the model file as the request body');
-    const signature = role === 'model' ? inspectOnnx(await staged.bytes()).signature : null;
+    const signature =
+      role !== 'model' ? null
+      : input.format === 'onnx' ? inspectOnnx(await staged.bytes()).signature
+      : inspectTfjs(await staged.bytes(), input.format).signature;
     await staged.commit();
     const body = await deps.db.transaction(async (tx) => {
       await checkTarget(tx, input, variant, role, isNewVersion, true);

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { nameSchema } from '@edgeloop/protocol';
 
-/** Roles a file can have within a variant; `model` is the graph the engine loads. */
-export const fileRoleSchema = z.enum(['model', 'external-data', 'config']);
+/** Roles a file can have within a variant; `model` is the graph the engine loads, `weights` a TF.js model's weights. */
+export const fileRoleSchema = z.enum(['model', 'weights', 'external-data', 'config']);
 export type FileRole = z.infer<typeof fileRoleSchema>;
 
 /** Idempotency-Key: what clients put there is opaque; bounded so it fits a key column. */
