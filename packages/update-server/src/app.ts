@@ -3,7 +3,7 @@ import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { TokenStore } from './auth/tokens.js';
 import type { BlobStore } from './blobs/blob-store.js';
-import type { Database } from './db/database.js';
+import { RESYNC, type Database } from './db/database.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { keysRoute } from './manifest/keys-route.js';
 import { manifestHandler } from './manifest/manifest-route.js';
@@ -83,7 +83,11 @@ export function createApp(options: AppOptions): EdgeloopApp {
   const profiles = new ProfileStore(options.db, { ...(options.now !== undefined && { now: options.now }) });
   const ingest = new TelemetryIngest({ store: telemetry, profiles }, { log, ...(options.now !== undefined && { now: options.now }), ...options.telemetry });
   // Changes committed by any instance (this one too) arrive here after commit: LISTEN/NOTIFY.
-  const listening = options.db.listen(CHANGES_CHANNEL, (app) => changed(app));
+  const listening = options.db.listen(CHANGES_CHANNEL, (app) => {
+    // After a lost connection any app may have changed: rebuild every manifest on its next poll.
+    if (app === RESYNC) manifests?.invalidateAll();
+    else changed(app);
+  });
 
   const app = new Hono();
   app.onError(errorHandler(log));

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Database, Sql } from './database.js';
+import { RESYNC, type Database, type Sql } from './database.js';
 import { migrate } from './migrations.js';
 
 /**
@@ -10,8 +10,49 @@ export async function openPostgres(connectionString: string, options: { log?: (m
   const pool = new pg.Pool({ connectionString, max: 10 });
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', (error) => options.log?.(`postgres pool: ${error.message}`));
-  let listener: pg.Client | undefined;
+  let listener: Promise<pg.Client> | undefined;
+  let closing = false;
+  let retryMs = 250;
   const handlers = new Map<string, Set<(payload: string) => void>>();
+  const dispatch = (channel: string, payload: string) => {
+    for (const handler of handlers.get(channel) ?? []) handler(payload);
+  };
+
+  /** Opens the LISTEN connection and subscribes to every channel someone listens to. */
+  const connectListener = async (): Promise<pg.Client> => {
+    const client = new pg.Client({ connectionString });
+    client.on('notification', (message) => dispatch(message.channel, message.payload ?? ''));
+    // A lost LISTEN connection would silently stop cross-instance updates: reconnect, backing off.
+    const lost = (reason: string) => {
+      if (closing || listener === undefined) return;
+      options.log?.(`postgres listener lost (${reason}); reconnecting in ${retryMs} ms`);
+      listener = undefined;
+      client.removeAllListeners('end');
+      setTimeout(() => void reconnect(), retryMs).unref();
+      retryMs = Math.min(retryMs * 2, 10_000);
+    };
+    client.on('error', (error) => lost(error.message));
+    client.on('end', () => lost('connection ended'));
+    await client.connect();
+    for (const channel of handlers.keys()) await client.query(`listen ${pg.escapeIdentifier(channel)}`);
+    return client;
+  };
+  const reconnect = async () => {
+    if (closing || listener !== undefined) return;
+    const attempt = connectListener();
+    listener = attempt;
+    try {
+      await attempt;
+      retryMs = 250;
+      // Whatever was notified while disconnected is lost: tell every listener to re-read.
+      for (const channel of handlers.keys()) dispatch(channel, RESYNC);
+    } catch (error) {
+      listener = undefined;
+      options.log?.(`postgres listener reconnect failed: ${(error as Error).message}; retrying in ${retryMs} ms`);
+      setTimeout(() => void reconnect(), retryMs).unref();
+      retryMs = Math.min(retryMs * 2, 10_000);
+    }
+  };
 
   const database: Database = {
     async query<Row extends object>(text: string, params?: unknown[]) {
@@ -36,19 +77,17 @@ export async function openPostgres(connectionString: string, options: { log?: (m
       }
     },
     async listen(channel, onMessage) {
-      if (!listener) {
-        listener = new pg.Client({ connectionString });
-        listener.on('error', (error) => options.log?.(`postgres listener: ${error.message}`));
-        listener.on('notification', (message) => {
-          for (const handler of handlers.get(message.channel) ?? []) handler(message.payload ?? '');
-        });
-        await listener.connect();
-      }
       let set = handlers.get(channel);
+      const subscribe = !set;
       if (!set) {
         set = new Set();
         handlers.set(channel, set);
-        await listener.query(`listen ${pg.escapeIdentifier(channel)}`);
+      }
+      if (!listener) {
+        listener = connectListener(); // subscribes to every channel in `handlers`, this one included
+        await listener;
+      } else if (subscribe) {
+        await (await listener).query(`listen ${pg.escapeIdentifier(channel)}`);
       }
       set.add(onMessage);
       return async () => {
@@ -56,7 +95,9 @@ export async function openPostgres(connectionString: string, options: { log?: (m
       };
     },
     async close() {
-      await listener?.end();
+      closing = true;
+      const client = await listener?.catch(() => undefined);
+      await client?.end();
       await pool.end();
     },
   };

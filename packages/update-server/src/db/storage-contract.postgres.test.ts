@@ -83,4 +83,31 @@ describe('two server instances on one PostgreSQL', () => {
     const again = await b.app.request('/v1/apps/demo/manifest');
     expect(again.headers.get('etag')).toBe((await a.app.request('/v1/apps/demo/manifest')).headers.get('etag'));
   });
+
+  it('keeps serving changes made through A after the LISTEN connections were cut', async () => {
+    const admin = await openPostgres(cluster.url);
+    try {
+      // What a network blip or a server restart does to the long-lived LISTEN connections:
+      const cut = await admin.query<{ pid: number }>(
+        "select pg_terminate_backend(pid) as pid from pg_stat_activity where datname = 'shared' and query ilike 'listen%'",
+      );
+      expect(cut.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await admin.close();
+    }
+    const pinned = await a.app.request('/v1/admin/apps/demo/models/vad/channels/stable/pin', {
+      method: 'POST',
+      body: JSON.stringify({ version: '6.0.0' }),
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+    });
+    expect(pinned.status).toBe(200);
+    // B reconnects (first retry after 250 ms), re-subscribes and rebuilds what it caches.
+    await expect.poll(async () => (await manifestOf(b)).models.vad!.version, { timeout: 10_000, interval: 50 }).toBe('6.0.0');
+    // …and hears later changes again.
+    const released = await a.app.request('/v1/admin/apps/demo/models/vad/channels/stable/pin', {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    expect(released.status).toBeLessThan(300);
+  });
 });

@@ -52,6 +52,13 @@ export class ManifestCache {
     return this.#signer;
   }
 
+  /** Forgets every manifest: after missed change notifications, nothing cached can be trusted. */
+  invalidateAll(): void {
+    this.#cache.clear();
+    this.#ready.clear();
+    this.#missing.clear();
+  }
+
   /** Forgets every channel's manifest of `app`: the next poll builds them anew. */
   invalidate(app: string): void {
     const prefix = `${app}\n`;
