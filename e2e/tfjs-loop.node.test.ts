@@ -20,7 +20,7 @@ describe('a TF.js model through the loop (MoveNet Lightning)', () => {
     await updates?.dispose();
   });
 
-  const publish = (query: string, body: Uint8Array) =>
+  const publish = (query: string, body: Uint8Array<ArrayBuffer>) =>
     fetch(new URL(`v1/admin/apps/demo/models/pose/versions/1.0.0${query}`, updates.server.url), {
       method: 'POST',
       body,
@@ -30,7 +30,7 @@ describe('a TF.js model through the loop (MoveNet Lightning)', () => {
     Object.keys(((await (await fetch(new URL('v1/apps/demo/manifest', updates.server.url))).json()) as { signed: { models: object } }).signed.models);
 
   it('is served once model.json and its weights are published, and runs with the signature it declares', async () => {
-    const modelJson = await readFile(join(MODELS, 'movenet-lightning.json'));
+    const modelJson = new Uint8Array(await readFile(join(MODELS, 'movenet-lightning.json')));
     const created = await publish('?format=tfjs-graph', modelJson);
     expect(created.status).toBe(201);
     const record = (await created.json()) as { variants: Array<{ files: Array<{ role: string; signature: unknown }> }> };
@@ -38,7 +38,7 @@ describe('a TF.js model through the loop (MoveNet Lightning)', () => {
     // Not runnable without its weights: devices are not offered it yet.
     expect(await manifestModels()).toEqual(['vad']);
 
-    const weights = await publish('/variants/default/files/weights?format=tfjs-graph', await readFile(join(MODELS, 'movenet-lightning.bin')));
+    const weights = await publish('/variants/default/files/weights?format=tfjs-graph', new Uint8Array(await readFile(join(MODELS, 'movenet-lightning.bin'))));
     expect(weights.status, await weights.clone().text()).toBe(201);
     expect(await manifestModels()).toEqual(['pose', 'vad']);
 

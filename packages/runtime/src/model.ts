@@ -114,11 +114,12 @@ export class Model {
       const result = await this.#host.run(this.#session.id, feeds);
       this.#backend = result.backend;
       for (const event of result.events) this.#onEvent({ ...event, model: this.name, version: this.version });
-      this.#telemetry.record(this.name, this.version, this.#backend, performance.now() - started);
+      this.#telemetry.observe(this.name, this.version, this.#backend, performance.now() - started, feeds, result.outputs);
       return result.outputs;
     } catch (error) {
-      this.#telemetry.record(this.name, this.version, this.#backend, null);
-      throw RuntimeError.fromUnknown(error);
+      const failure = RuntimeError.fromUnknown(error);
+      this.#telemetry.fail(this.name, this.version, this.#backend, failure.code);
+      throw failure;
     }
   }
 

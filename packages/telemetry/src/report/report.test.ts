@@ -60,3 +60,28 @@ describe('parseReport', () => {
     );
   });
 });
+
+describe('schema 2 runtime fields', () => {
+  const v2 = (extra: Record<string, unknown>, errors = 0) => ({ schema: 2, ...base, models: [{ ...model, errors, ...extra }] });
+
+  it('accepts cohort, load and first-inference latency, error kinds and events', () => {
+    const report = v2(
+      {
+        cohort: { rollout: 'ro_0123456789ab', arm: 'candidate' },
+        loadMs: latency(1),
+        firstInferenceMs: latency(1),
+        errorKinds: { engine: 2, backend_lost: 1 },
+        events: { 'backend-lost': 1 },
+      },
+      3,
+    );
+    expect(parseReport(report)).toEqual(report);
+  });
+
+  it('refuses error kinds that do not add up, bad cohorts and broken latency histograms', () => {
+    expect(() => parseReport(v2({ errorKinds: { engine: 2 } }, 3))).toThrow(/models\.0\.errorKinds add up to 2 but errors is 3/);
+    expect(() => parseReport(v2({ cohort: { rollout: 'r1', arm: 'treatment' } }))).toThrow(/models\.0\.cohort\.arm/);
+    expect(() => parseReport(v2({ events: { 'Backend Lost': 1 } }))).toThrow(/models\.0\.events/);
+    expect(() => parseReport(v2({ loadMs: { ...latency(1), bins: [[0, 1], [0, 1]] } }))).toThrow(/models\.0\.loadMs/);
+  });
+});

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TelemetryError } from '../errors.js';
 import { LatencyHistogram } from '../latency/latency-histogram.js';
+import { fastCheckReport } from './fast-check-report.js';
 import { assertSummariesConsistent, reportSummariesSchema } from './summaries-schema.js';
 
 /**
@@ -28,9 +29,24 @@ const modelSummaryV1Schema = z.object({
   latencyMs: latencySchema,
 });
 
+/** Counts keyed by a short kind name (error codes, runtime events); at most 32 kinds. */
+const kindCounts = z
+  .record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'use 1–32 lowercase letters, digits, "_" or "-"'), z.number().int().positive())
+  .refine((counts) => Object.keys(counts).length <= 32, 'at most 32 kinds');
+
 const modelSummaryV2Schema = modelSummaryV1Schema.extend({
   /** Input-feature and output histograms against the model version's reference profile. */
   summaries: reportSummariesSchema.optional(),
+  /** The device's rollout cohort for this model (protocol `selectRelease`); absent when no rollout runs. */
+  cohort: z.object({ rollout: name, arm: z.enum(['candidate', 'control', 'excluded']) }).optional(),
+  /** Time from `load()` to a ready session, one observation per load in this window. */
+  loadMs: latencySchema.optional(),
+  /** Latency of the first inference after each load (also counted in `latencyMs`): warm-up cost. */
+  firstInferenceMs: latencySchema.optional(),
+  /** Failed inferences by error code; the counts add up to `errors`. */
+  errorKinds: kindCounts.optional(),
+  /** Runtime events by type, e.g. `backend-lost` (a backend fallback) or `worker-restarted`. */
+  events: kindCounts.optional(),
 });
 
 const envelope = {
@@ -59,8 +75,9 @@ export type ModelSummary = z.infer<typeof modelSummaryV2Schema>;
  * where the profile is known.
  */
 export function parseReport(value: unknown): TelemetryReport {
-  const result = telemetryReportSchema.safeParse(value);
-  if (!result.success) {
+  // The hot path: a plain, exactly-shaped report needs no copy (see fast-check-report.ts).
+  const result = fastCheckReport(value) ? { data: value as TelemetryReport } : telemetryReportSchema.safeParse(value);
+  if ('error' in result && result.error !== undefined) {
     const issues = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
     throw new TelemetryError('invalid_report', `invalid telemetry report: ${issues.join('; ')}`, issues);
   }
@@ -79,7 +96,23 @@ export function parseReport(value: unknown): TelemetryReport {
     }
   }
   if (result.data.schema === 2) {
-    for (const [i, { summaries }] of result.data.models.entries()) {
+    for (const [i, summary] of result.data.models.entries()) {
+      for (const field of ['loadMs', 'firstInferenceMs'] as const) {
+        const histogram = summary[field];
+        if (histogram === undefined) continue;
+        try {
+          LatencyHistogram.fromJSON(histogram);
+        } catch (error) {
+          throw new TelemetryError('invalid_report', `invalid telemetry report: models.${i}.${field}: ${TelemetryError.fromUnknown(error).message}`);
+        }
+      }
+      if (summary.errorKinds !== undefined) {
+        const sum = Object.values(summary.errorKinds).reduce((a, b) => a + b, 0);
+        if (sum !== summary.errors) {
+          throw new TelemetryError('invalid_report', `invalid telemetry report: models.${i}.errorKinds add up to ${sum} but errors is ${summary.errors}`);
+        }
+      }
+      const { summaries } = summary;
       if (summaries === undefined) continue;
       try {
         assertSummariesConsistent(summaries);

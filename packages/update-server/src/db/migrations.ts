@@ -1,5 +1,6 @@
 import type { Database } from './database.js';
 import { registryMigration } from './migration-registry.js';
+import { telemetryMigration } from './migration-telemetry.js';
 
 /** `statements` is for SQL that holds `;` inside (function bodies): given pre-split, run as listed. */
 export interface Migration {
@@ -73,6 +74,7 @@ export const migrations: ReadonlyArray<Migration> = [
     sql: `alter table apps add column manifest_issued_at timestamptz not null default now()`,
   },
   registryMigration,
+  telemetryMigration,
 ];
 
 export async function migrate(database: Database): Promise<void> {

@@ -1,18 +1,17 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import { parseReport, TelemetryError } from '@edgeloop/telemetry';
 import type { BlobStore } from '../blobs/blob-store.js';
 import { ServerError } from '../errors.js';
-import { nameParam, sha256Param } from '../http/params.js';
+import { nameParam, sha256Param, versionParam } from '../http/params.js';
 import type { ManifestCache } from '../manifest/manifest-cache.js';
-import type { TelemetryStore } from '../telemetry/telemetry-store.js';
+import { DEFAULT_MAX_REPORT_BYTES, type TelemetryIngest } from '../telemetry/ingest.js';
+import type { ProfileStore } from '../telemetry/profile-store.js';
 import { artifactResponse } from './artifact-response.js';
 
-export const MAX_REPORT_BYTES = 64 * 1024;
+export const MAX_REPORT_BYTES = DEFAULT_MAX_REPORT_BYTES;
 
-/** What devices call, without credentials: manifests, artifact bytes, telemetry reports. */
-export function deviceRoutes(deps: { manifests: ManifestCache; blobs: BlobStore; telemetry: TelemetryStore }): Hono {
-  const { manifests, blobs, telemetry } = deps;
+/** What devices call, without credentials: manifests, artifact bytes, reference profiles, telemetry reports. */
+export function deviceRoutes(deps: { manifests: ManifestCache; blobs: BlobStore; ingest: TelemetryIngest; profiles: ProfileStore }): Hono {
+  const { manifests, blobs, ingest, profiles } = deps;
   const device = new Hono();
 
   device.get('/apps/:app/manifest', async (c) => {
@@ -27,37 +26,22 @@ export function deviceRoutes(deps: { manifests: ManifestCache; blobs: BlobStore;
     artifactResponse(c.req.raw, blobs, sha256Param(c.req.param('sha256'))),
   );
 
-  device.post(
-    '/apps/:app/telemetry',
-    bodyLimit({
-      maxSize: MAX_REPORT_BYTES,
-      onError: () => {
-        throw new ServerError('payload_too_large', `telemetry reports are limited to ${MAX_REPORT_BYTES} bytes; flush more often`);
-      },
-    }),
-    async (c) => {
-      const app = nameParam(c.req.param('app'), 'app');
-      let json: unknown;
-      try {
-        json = await c.req.json();
-      } catch {
-        throw new ServerError('bad_request', 'the telemetry report is not valid JSON');
-      }
-      let report;
-      try {
-        report = parseReport(json);
-      } catch (error) {
-        const cause = TelemetryError.fromUnknown(error);
-        throw new ServerError('bad_request', cause.message, cause.details);
-      }
-      if (report.app !== app) {
-        throw new ServerError('bad_request', `report is for app "${report.app}" but was posted to app "${app}"`);
-      }
-      await manifests.get(app); // 404 for an unknown app, from memory when warm
-      const result = await telemetry.ingest(report);
-      return c.json({ accepted: result.accepted }, 202);
-    },
-  );
+  device.post('/apps/:app/telemetry', ...ingest.handlers(async (app) => {
+    await manifests.get(app); // 404 for an unknown app, from memory when warm
+  }));
+
+  // The reference profile a device records its feature summaries against. Public like the
+  // manifest; it changes only when the operator uploads a new one, so caches may keep it briefly.
+  device.get('/apps/:app/models/:model/versions/:version/profile', async (c) => {
+    const target = { app: nameParam(c.req.param('app'), 'app'), model: nameParam(c.req.param('model'), 'model'), version: versionParam(c.req.param('version')) };
+    const stored = await profiles.get(target);
+    if (!stored) {
+      throw new ServerError('not_found', `model "${target.app}/${target.model}" version "${target.version}" has no reference profile; upload one with PUT /v1/admin/apps/${target.app}/models/${target.model}/versions/${target.version}/profile`);
+    }
+    const headers = { ETag: stored.etag, 'Cache-Control': 'public, max-age=300' };
+    if (c.req.header('if-none-match') === stored.etag) return c.body(null, 304, headers);
+    return c.body(stored.body, 200, { ...headers, 'Content-Type': 'application/json; charset=utf-8' });
+  });
 
   return device;
 }

@@ -6,10 +6,12 @@ import type { BlobStore } from '../../blobs/blob-store.js';
 import type { Database } from '../../db/database.js';
 import type { Registry } from '../../registry/registry.js';
 import type { RolloutService } from '../../rollouts/rollout-service.js';
+import type { ProfileStore } from '../../telemetry/profile-store.js';
 import type { TelemetryStore } from '../../telemetry/telemetry-store.js';
 import { validationHook } from './common.js';
 import { registryRoutes } from './registry-routes.js';
 import { rolloutRoutes } from './rollout-routes.js';
+import { telemetryAnalysisRoutes } from './telemetry-analysis-routes.js';
 import { telemetryRoutes } from './telemetry-routes.js';
 import { tokenRoutes } from './token-routes.js';
 
@@ -20,6 +22,7 @@ export interface AdminDeps {
   rollouts: RolloutService;
   tokens: TokenStore;
   telemetry: TelemetryStore;
+  profiles: ProfileStore;
   gcGraceMs: number;
 }
 
@@ -43,5 +46,6 @@ export function adminApi(deps: AdminDeps): OpenAPIHono<AuthEnv> {
   rolloutRoutes(api, deps.rollouts);
   tokenRoutes(api, deps);
   telemetryRoutes(api, deps);
+  telemetryAnalysisRoutes(api, deps);
   return api;
 }

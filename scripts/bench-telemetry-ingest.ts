@@ -1,0 +1,233 @@
+/**
+ * Telemetry ingest benchmark: `npx tsx scripts/bench-telemetry-ingest.ts [--quick]`.
+ *
+ * `ingest_ratio_vs_hono_post`: schema-2 reports (16 privatized feature summaries each, every one
+ * with a fresh report id) ingested AND persisted per second by the update server — rate limiter,
+ * validation, profile check, group commit into PGlite on disk — against a bare Hono POST handler
+ * that parses the same JSON and answers 204. Both on loopback in this process; the load generator
+ * (autocannon) runs in its own process, bounded in time and in requests. After the run every 2xx
+ * is checked to be in the database. Merges its metric into bench-results/telemetry.json.
+ *
+ * Also measures, for the record, the runtime collector's per-inference cost with 16 features.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { serve, type ServerType } from '@hono/node-server';
+import { Hono } from 'hono';
+import { createApp, fsBlobStore, openPglite, seedIfEmpty } from '../packages/update-server/src/index.js';
+import {
+  FeatureRecorder,
+  LatencyHistogram,
+  privatizeSummaries,
+  REPORT_SCHEMA_VERSION,
+  ReferenceProfile,
+  seededRng,
+  type TelemetryReport,
+} from '../packages/telemetry/src/index.js';
+import { TelemetryCollector } from '../packages/runtime/src/telemetry/collector.js';
+import { memoryTelemetryStorage } from '../packages/runtime/src/telemetry/telemetry-storage.js';
+import { tensor } from '../packages/runtime/src/engine/tensor.js';
+import { writeBenchResults, type BenchMetric } from './bench-telemetry.js';
+
+const quick = process.argv.includes('--quick');
+const seconds = quick ? 3 : 10;
+const maxRequests = quick ? 60_000 : 400_000;
+const connections = 64;
+const FEATURES = 16;
+const PLACEHOLDER = '00000000-0000-4000-8000-000000000000';
+const require = createRequire(import.meta.url);
+const run = promisify(execFile);
+
+interface CannonResult {
+  duration: number;
+  '2xx': number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  latency: { p50: number; p99: number };
+}
+
+/** The load generator, in a child process: POSTs `template` with a fresh report id per request. */
+const LOAD_SCRIPT = `
+import { readFileSync } from 'node:fs';
+import autocannon from ${JSON.stringify(pathToFileURL(require.resolve('autocannon')).href)};
+const [url, file, seconds, maxRequests, connections] = process.argv.slice(2);
+const template = readFileSync(file, 'utf8');
+const run = Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, '0');
+let n = 0;
+const result = await autocannon({
+  url, method: 'POST', connections: Number(connections), duration: Number(seconds), maxOverallRequests: Number(maxRequests),
+  headers: { 'content-type': 'application/json' },
+  requests: [{ setupRequest(req) { req.body = template.replace(${JSON.stringify(PLACEHOLDER)}, run + '-0000-4000-8000-' + (n++).toString(16).padStart(12, '0')); return req; } }],
+});
+process.stdout.write(JSON.stringify(result));
+`;
+
+async function cannon(dir: string, url: string, templateFile: string, options: { seconds: number; maxRequests: number }): Promise<CannonResult> {
+  const script = join(dir, 'load.mjs');
+  await writeFile(script, LOAD_SCRIPT);
+  const { stdout } = await run(process.execPath, [script, url, templateFile, String(options.seconds), String(options.maxRequests), String(connections)], {
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: (options.seconds + 60) * 1000,
+  });
+  const result = JSON.parse(stdout) as CannonResult;
+  if (result.errors > 0 || result.timeouts > 0) throw new Error(`${url}: ${result.errors} errors, ${result.timeouts} timeouts`);
+  return result;
+}
+
+function listen(fetch: (request: Request) => Response | Promise<Response>): Promise<{ url: string; server: ServerType }> {
+  return new Promise((resolve) => {
+    const server = serve({ fetch, hostname: '127.0.0.1', port: 0 }, (info) => resolve({ url: `http://127.0.0.1:${info.port}`, server }));
+  });
+}
+
+function normal(rng: { next(): number }): number {
+  return Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+}
+
+/** One device's hourly report: 50 inferences, 16 features, default privacy. */
+function sampleReport(profile: ReferenceProfile): TelemetryReport {
+  const rng = seededRng(7);
+  const recorder = new FeatureRecorder(profile);
+  const latency = new LatencyHistogram();
+  const values = new Float64Array(FEATURES);
+  for (let i = 0; i < 50; i++) {
+    for (let f = 0; f < FEATURES; f++) values[f] = normal(rng);
+    recorder.record(values);
+    latency.record(1 + rng.next() * 3);
+  }
+  return {
+    schema: REPORT_SCHEMA_VERSION,
+    reportId: PLACEHOLDER,
+    app: 'demo',
+    sentAt: new Date().toISOString(),
+    models: [
+      {
+        model: 'vad', version: '5.0.0', backend: 'wasm', inferences: 50, errors: 0, latencyMs: latency.toJSON(),
+        cohort: { rollout: 'ro_0123456789ab', arm: 'candidate' },
+        summaries: privatizeSummaries(recorder.drain(), { rng }),
+      },
+    ],
+  };
+}
+
+/** ns per `observe()` of the runtime collector, 16 features through an app extractor into a FeatureTrack. */
+function benchCollector(profile: ReferenceProfile): number {
+  const collector = new TelemetryCollector({
+    app: 'demo',
+    baseUrl: new URL('http://127.0.0.1/'),
+    fetch: globalThis.fetch,
+    settings: { storage: memoryTelemetryStorage(), autoFlush: false, flushOnPageHide: false },
+  });
+  const frame = new Float32Array(FEATURES).map((_, i) => i / FEATURES - 0.5);
+  const feeds = { x: tensor('float32', frame, [FEATURES]) };
+  const outputs = {};
+  collector.loaded({ name: 'vad', version: '5.0.0', backend: 'wasm', timings: { loadMs: 1 } }, null, {
+    profile,
+    features: (f, out) => {
+      const data = f.x!.data as Float32Array;
+      for (let i = 0; i < out.length; i++) out[i] = data[i]!;
+      return out;
+    },
+  });
+  const iterations = quick ? 300_000 : 2_000_000;
+  for (let i = 0; i < 50_000; i++) collector.observe('vad', '5.0.0', 'wasm', 1.5, feeds, outputs);
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) collector.observe('vad', '5.0.0', 'wasm', 1.5, feeds, outputs);
+  const ns = Number(process.hrtime.bigint() - started) / iterations;
+  collector.dispose();
+  return ns;
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'edgeloop-bench-ingest-'));
+const db = await openPglite(join(dir, 'db'));
+const edgeloop = createApp({
+  db,
+  blobs: fsBlobStore(join(dir, 'artifacts')),
+  log: () => {},
+  // No rate limit: every request comes from one loopback address. The bounds stay on.
+  telemetry: { rateLimit: false, maxInFlight: 4096, batch: { maxReports: 256, maxQueued: 16_384 } },
+});
+await edgeloop.ready;
+await seedIfEmpty(edgeloop.registry, () => {});
+const reference = seededRng(1);
+const profile = ReferenceProfile.fromSamples({
+  id: 'vad@5/bench',
+  numeric: Array.from({ length: FEATURES }, (_, f) => ({ name: `f${f}`, values: Array.from({ length: 5000 }, () => normal(reference)) })),
+});
+await edgeloop.profiles.put({ app: 'demo', model: 'vad', version: '5.0.0' }, profile, { actor: 'bench', requestId: null });
+
+const bare = new Hono().post('/telemetry', async (c) => {
+  await c.req.json();
+  return c.body(null, 204);
+});
+const [ingestServer, bareServer] = await Promise.all([listen(edgeloop.app.fetch), listen(bare.fetch)]);
+const started = Date.now();
+try {
+  const templateFile = join(dir, 'report.json');
+  const body = JSON.stringify(sampleReport(profile));
+  await writeFile(templateFile, body);
+  const ingestUrl = `${ingestServer.url}/v1/apps/demo/telemetry`;
+  const bareUrl = `${bareServer.url}/telemetry`;
+
+  const warm = { seconds: 2, maxRequests: 5000 };
+  await cannon(dir, bareUrl, templateFile, warm);
+  await cannon(dir, ingestUrl, templateFile, warm);
+  await edgeloop.ingest.drain();
+  const before = Number((await db.query<{ n: number | string }>('select count(*) as n from telemetry_reports'))[0]!.n);
+
+  const bareRun = await cannon(dir, bareUrl, templateFile, { seconds, maxRequests });
+  const ingestRun = await cannon(dir, ingestUrl, templateFile, { seconds, maxRequests });
+  await edgeloop.ingest.drain();
+  if (ingestRun.non2xx > 0) throw new Error(`ingest answered ${ingestRun.non2xx} non-2xx responses; the measurement would not be of ingest`);
+  const after = Number((await db.query<{ n: number | string }>('select count(*) as n from telemetry_reports'))[0]!.n);
+  const [aggregate] = await db.query<{ reports: number | string }>(
+    "select sum(reports) as reports from telemetry_summaries where app = 'demo' and profile = 'vad@5/bench'",
+  );
+  // Requests in flight when autocannon stops are persisted but their answers not counted: at most one per connection.
+  const persisted = after - before;
+  if (persisted < ingestRun['2xx'] || persisted > ingestRun['2xx'] + connections) {
+    throw new Error(`${ingestRun['2xx']} reports acknowledged but ${persisted} persisted`);
+  }
+
+  const bareRps = bareRun['2xx'] / bareRun.duration;
+  const ingestRps = ingestRun['2xx'] / ingestRun.duration;
+  const collectorNs = benchCollector(profile);
+  const metrics: BenchMetric[] = [
+    { name: 'ingest_ratio_vs_hono_post', value: Math.round((ingestRps / bareRps) * 1000) / 1000, unit: 'ratio', goal: '>= 0.5' },
+  ];
+  const ingest = {
+    mode: quick ? 'quick' : 'full',
+    connections,
+    seconds,
+    maxRequests,
+    reportBytes: body.length,
+    features: FEATURES,
+    bareHonoPostRps: Math.round(bareRps),
+    ingestPersistedRps: Math.round(ingestRps),
+    ingestP50Ms: ingestRun.latency.p50,
+    ingestP99Ms: ingestRun.latency.p99,
+    reportsAcknowledged: ingestRun['2xx'],
+    reportsPersisted: persisted,
+    summariesAggregatedTotal: Number(aggregate?.reports ?? 0),
+    collectorObserveNsPerInference16Features: Math.round(collectorNs * 10) / 10,
+    database: 'PGlite on disk, same process as the server',
+    node: process.version,
+    seconds_total: (Date.now() - started) / 1000,
+  };
+  writeBenchResults({ metrics, info: { ingest } });
+  console.log(`telemetry ingest benchmark${quick ? ' (quick)' : ''}: ${connections} connections, ≤ ${seconds} s and ≤ ${maxRequests} requests per run, loopback`);
+  console.table(metrics.map((m) => ({ metric: m.name, value: m.value, unit: m.unit, goal: m.goal })));
+  console.table(ingest);
+} finally {
+  await new Promise((resolve) => ingestServer.server.close(resolve));
+  await new Promise((resolve) => bareServer.server.close(resolve));
+  await edgeloop.close();
+  await db.close();
+  await rm(dir, { recursive: true, force: true });
+}
