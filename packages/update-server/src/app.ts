@@ -95,10 +95,12 @@ export function createApp(options: AppOptions): EdgeloopApp {
   app.get('/healthz', (c) => c.json({ ok: true }));
   // Registered before the CORS middleware: the poll path sets its own CORS headers (see manifest-route.ts).
   app.get('/v1/apps/:app/manifest', manifestHandler(manifests, options.corsOrigins ?? '*'));
-  app.use(
-    '/v1/apps/*',
-    cors({ origin: options.corsOrigins ?? '*', allowHeaders: ['Content-Type', 'If-None-Match'], exposeHeaders: ['ETag'] }),
-  );
+  // CORS for the device routes under /v1/apps. The manifest GET sets its own headers (it is the
+  // hottest path); here it only needs its preflight, so the middleware is not matched by polls.
+  const appsCors = cors({ origin: options.corsOrigins ?? '*', allowHeaders: ['Content-Type', 'If-None-Match'], exposeHeaders: ['ETag'] });
+  app.options('/v1/apps/:app/manifest', appsCors);
+  app.use('/v1/apps/:app/telemetry', appsCors);
+  app.use('/v1/apps/:app/models/*', appsCors);
   app.use(
     '/v1/artifacts/*',
     cors({

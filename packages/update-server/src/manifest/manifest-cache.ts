@@ -5,6 +5,8 @@ import type { ManifestSigner } from './signing-key.js';
 
 export interface CachedManifest {
   manifest: Manifest;
+  /** `manifest.issuedAt` as milliseconds, parsed once for the per-poll age check. */
+  issuedAtMs: number;
   /** The signed envelope, serialized once. */
   body: string;
   etag: string;
@@ -73,7 +75,7 @@ export class ManifestCache {
    */
   peek(app: string, channel = 'stable'): CachedManifest | undefined {
     const cached = this.#ready.get(keyOf(app, channel));
-    if (cached) this.#reissueIfAging(app, cached.manifest);
+    if (cached) this.#reissueIfAging(app, cached);
     return cached;
   }
 
@@ -96,14 +98,13 @@ export class ManifestCache {
     const cached = await entry;
     // Only the current build may become readable: an invalidation may have replaced it meanwhile.
     if (this.#cache.get(key) === entry) this.#ready.set(key, cached);
-    this.#reissueIfAging(app, cached.manifest);
+    this.#reissueIfAging(app, cached);
     return cached;
   }
 
   /** Past half its lifetime, a manifest is re-issued in the background; polls keep the current one meanwhile. */
-  #reissueIfAging(app: string, manifest: Manifest): void {
-    const issued = Date.parse(manifest.issuedAt);
-    if (this.#now() < issued + this.#ttlMs / 2 || this.#reissuing.has(app)) return;
+  #reissueIfAging(app: string, cached: CachedManifest): void {
+    if (this.#now() < cached.issuedAtMs + this.#ttlMs / 2 || this.#reissuing.has(app)) return;
     this.#reissuing.add(app);
     void this.#registry
       .reissueManifest(app)
@@ -129,6 +130,6 @@ export class ManifestCache {
       models,
     };
     const envelope = this.#signer.signManifest(manifest);
-    return { manifest, body: JSON.stringify(envelope), etag: `"m${state.version}-${envelope.signatures[0]!.sig.slice(0, 16)}"` };
+    return { manifest, issuedAtMs: state.issuedAt.getTime(), body: JSON.stringify(envelope), etag: `"m${state.version}-${envelope.signatures[0]!.sig.slice(0, 16)}"` };
   }
 }

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { isName, NAME_RULE } from '@edgeloop/protocol';
 import { ServerError } from '../errors.js';
 import { nameParam } from '../http/params.js';
-import type { ManifestCache } from './manifest-cache.js';
+import type { CachedManifest, ManifestCache } from './manifest-cache.js';
 
 /**
  * `GET /v1/apps/:app/manifest[?channel=beta]`, the hottest path of the server: every device polls it. It is
@@ -17,15 +17,7 @@ export function manifestHandler(manifests: ManifestCache, corsOrigins: string | 
     const allowed = typeof corsOrigins === 'string' ? [corsOrigins] : corsOrigins;
     return allowed.includes(origin) ? origin : null;
   };
-  return async function serveManifest(c: Context): Promise<Response> {
-    const app = nameParam(c.req.param('app'), 'app');
-    // Parse the query only when there is one: most polls are for the default channel.
-    const channelQuery = c.req.url.includes('?') ? c.req.query('channel') : undefined;
-    if (channelQuery !== undefined && !isName(channelQuery)) {
-      throw new ServerError('bad_request', `query parameter "channel" must be ${NAME_RULE}; got ${JSON.stringify(channelQuery)}`);
-    }
-    const channel = channelQuery ?? 'stable';
-    const cached = manifests.peek(app, channel) ?? (await manifests.get(app, channel));
+  const respond = (c: Context, cached: CachedManifest): Response => {
     const headers: Record<string, string> = { ETag: cached.etag, 'Cache-Control': 'no-cache' };
     const origin = allowOrigin(requestHeader(c, 'origin'));
     if (origin !== null) {
@@ -37,6 +29,24 @@ export function manifestHandler(manifests: ManifestCache, corsOrigins: string | 
     headers['Content-Type'] = 'application/json; charset=utf-8';
     return c.body(cached.body, 200, headers);
   };
+  // Not async: a poll for a built manifest is answered in the same tick, without a promise.
+  return function serveManifest(c: Context): Response | Promise<Response> {
+    const app = nameParam(c.req.param('app'), 'app');
+    const channel = channelOf(c);
+    const cached = manifests.peek(app, channel);
+    if (cached) return respond(c, cached);
+    return manifests.get(app, channel).then((built) => respond(c, built));
+  };
+}
+
+/** `?channel=` when present (most polls have no query string: it is not parsed for them). */
+function channelOf(c: Context): string {
+  const incoming = (c.env as { incoming?: { url?: string } } | undefined)?.incoming;
+  const hasQuery = incoming?.url !== undefined ? incoming.url.includes('?') : c.req.url.includes('?');
+  const value = hasQuery ? c.req.query('channel') : undefined;
+  if (value === undefined) return 'stable';
+  if (!isName(value)) throw new ServerError('bad_request', `query parameter "channel" must be ${NAME_RULE}; got ${JSON.stringify(value)}`);
+  return value;
 }
 
 /**

@@ -14,13 +14,7 @@ export function deviceRoutes(deps: { manifests: ManifestCache; blobs: BlobStore;
   const { manifests, blobs, ingest, profiles } = deps;
   const device = new Hono();
 
-  device.get('/apps/:app/manifest', async (c) => {
-    const app = nameParam(c.req.param('app'), 'app');
-    const { body, etag } = await manifests.get(app);
-    const headers = { ETag: etag, 'Cache-Control': 'no-cache' };
-    if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers);
-    return c.body(body, 200, { ...headers, 'Content-Type': 'application/json; charset=utf-8' });
-  });
+  // GET /apps/:app/manifest is served by manifest/manifest-route.ts, mounted ahead of everything.
 
   device.on(['GET', 'HEAD'], '/artifacts/sha256/:sha256', async (c) =>
     artifactResponse(c.req.raw, blobs, sha256Param(c.req.param('sha256'))),
