@@ -2,7 +2,7 @@ import type { ManifestFile } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
 import type { ModelStore } from '../storage/model-store.js';
 
-/** Bytes are written to storage in pieces of this size: large enough to keep transactions few. */
+/** The least a storage write takes (the last excepted): large enough to keep transactions few. */
 export const CHUNK_BYTES = 1024 * 1024;
 
 export interface FileProgress {
@@ -62,6 +62,7 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
   const retries = options.retries ?? 4;
   let delay = options.retryDelayMs ?? 250;
 
+  let settled: Promise<number> = Promise.resolve(offset);
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(options.signal);
     try {
@@ -69,6 +70,7 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
       networkBytes += result.networkBytes;
       offset = result.offset;
       etag = result.etag;
+      settled = result.settled;
       if (offset === file.length) break;
       throw new RuntimeError('network', `${url} ended after ${offset} of ${file.length} bytes`);
     } catch (error) {
@@ -89,7 +91,9 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
     }
   }
 
-  const digest = toHex(await crypto.subtle.digest('SHA-256', target));
+  // Hashing (native, often off the main thread) overlaps the last write.
+  const [hash, storedAt] = await Promise.all([crypto.subtle.digest('SHA-256', target), settled]);
+  const digest = toHex(hash);
   if (digest !== file.sha256) {
     await store.deleteFile(file.sha256);
     throw new RuntimeError(
@@ -98,7 +102,11 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
       { details: { expected: file.sha256, actual: digest } },
     );
   }
-  await store.completeFile(file.sha256);
+  if (storedAt < file.length) {
+    await store.appendFile({ sha256: file.sha256, length: file.length, etag }, storedAt, target.subarray(storedAt), { complete: true });
+  } else {
+    await store.completeFile(file.sha256);
+  }
   return { networkBytes, bytes: target.buffer };
 }
 
@@ -129,7 +137,7 @@ async function fetchInto(
   options: DownloadOptions,
   fromCache: number,
   target: Uint8Array<ArrayBuffer>,
-): Promise<{ offset: number; etag: string | null; networkBytes: number }> {
+): Promise<{ offset: number; etag: string | null; networkBytes: number; settled: Promise<number> }> {
   let offset = startOffset;
   const headers: Record<string, string> = {};
   if (offset > 0 && startEtag) {
@@ -164,57 +172,83 @@ async function fetchInto(
   if (!response.body) throw new RuntimeError('server', `GET ${url} answered ${response.status} without a body`);
 
   const reader = response.body.getReader();
-  const chunkAt = (at: number) => target.subarray(at, at + CHUNK_BYTES);
-  let pending = chunkAt(offset);
-  let pendingLength = 0;
+  const meta = { sha256: file.sha256, length: file.length, etag };
+  let received = offset; // bytes in `target`
+  let stored = offset; // bytes handed to storage (written, or being written)
   let networkBytes = 0;
-  let writing: Promise<void> = Promise.resolve();
-  const flush = () => {
-    if (pendingLength === 0) return;
-    const bytes = pending.subarray(0, pendingLength);
-    const at = offset;
-    offset += pendingLength;
-    // Writes are chained so they land in order; the next chunk is read from the network meanwhile.
-    writing = writing.then(() => store.appendFile({ sha256: file.sha256, length: file.length, etag }, at, bytes));
-    pending = chunkAt(offset);
-    pendingLength = 0;
-    options.onProgress?.({ sha256: file.sha256, loaded: offset, total: file.length, fromCache });
+  let writing: Promise<void> | null = null;
+  let writeError: unknown = null;
+  let ending = false;
+  // One write at a time, each taking everything received since the previous one (at least a chunk):
+  // when the network outruns storage, the writes grow instead of queueing up, so there are fewer
+  // transactions to commit. Each write is a view of `target`; the store copies what it keeps.
+  const pump = (): void => {
+    if (writing || writeError || ending || received - stored < CHUNK_BYTES) return;
+    const at = stored;
+    stored = received;
+    writing = store.appendFile(meta, at, target.subarray(at, stored)).then(
+      () => {
+        writing = null;
+        pump();
+      },
+      (error: unknown) => {
+        writeError = error;
+        writing = null;
+      },
+    );
+  };
+  /** Stops scheduling writes and waits for the one in flight; resolves with the bytes stored. */
+  const settle = async (): Promise<number> => {
+    ending = true;
+    while (writing) await writing;
+    if (writeError) throw writeError;
+    return stored;
+  };
+  /** Stores whatever was received but not yet written (never marking the file complete). */
+  const storeRest = async (): Promise<void> => {
+    const at = await settle();
+    if (received > at) {
+      stored = received;
+      await store.appendFile(meta, at, target.subarray(at, received));
+    }
   };
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       networkBytes += value.byteLength;
-      if (offset + pendingLength + value.byteLength > file.length) {
+      if (received + value.byteLength > file.length) {
         await reader.cancel();
-        await writing.catch(() => undefined);
+        await settle().catch(() => undefined);
         await store.deleteFile(file.sha256);
         throw new RuntimeError('integrity', `${url} sent more than the ${file.length} bytes the manifest states; the download was dropped and nothing was stored`);
       }
-      let consumed = 0;
-      while (consumed < value.byteLength) {
-        const take = Math.min(CHUNK_BYTES - pendingLength, value.byteLength - consumed);
-        pending.set(value.subarray(consumed, consumed + take), pendingLength);
-        pendingLength += take;
-        consumed += take;
-        if (pendingLength === CHUNK_BYTES) flush();
-      }
+      target.set(value, received);
+      received += value.byteLength;
+      if (writeError) throw writeError;
+      pump();
+      options.onProgress?.({ sha256: file.sha256, loaded: received, total: file.length, fromCache });
     }
-    flush();
-    await writing;
   } catch (error) {
     if (error instanceof RuntimeError && error.code === 'integrity') throw error;
-    // Keep what arrived intact: it is a verified-by-position prefix the next attempt resumes after.
+    // Keep what arrived intact: it is a prefix the next attempt resumes after.
     try {
-      flush();
-      await writing;
-    } catch (writeError) {
-      throw writeError instanceof RuntimeError ? writeError : error;
+      await storeRest();
+    } catch (failure) {
+      throw failure instanceof RuntimeError || failure === writeError ? failure : error;
     }
     if (error instanceof RuntimeError && error.code !== 'network') throw error;
-    throw new PartialDownload(offset, etag, networkBytes, error);
+    throw new PartialDownload(received, etag, networkBytes, error);
   }
-  return { offset, etag, networkBytes };
+  if (received < file.length) {
+    await storeRest(); // a short body without an error: resume after it
+    return { offset: received, etag, networkBytes, settled: Promise.resolve(received) };
+  }
+  // Complete: the caller hashes while the last write lands, then writes the rest and the
+  // "complete" mark together.
+  const settled = settle();
+  settled.catch(() => undefined);
+  return { offset: received, etag, networkBytes, settled };
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

@@ -83,6 +83,18 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
     }
   }
 
+  /** Moves a fully received partial file into `files/`, durably, and forgets its progress. */
+  async function complete(sha256: string): Promise<void> {
+    const progress = await readProgress(sha256);
+    if (!progress || progress.received !== progress.length) throw new RuntimeError('storage', `file ${sha256.slice(0, 12)}… is not fully stored`);
+    await rename(join(partialDir, sha256), join(filesDir, sha256));
+    await syncDirectory(filesDir);
+    await rm(progressPath(sha256), { force: true });
+    await update((s) => {
+      s.used[sha256] = Date.now();
+    });
+  }
+
   async function completeSize(sha256: string): Promise<number | null> {
     try {
       return (await stat(join(filesDir, sha256))).size;
@@ -121,38 +133,30 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
         };
       }),
 
-    appendFile: (file, offset, bytes) =>
+    appendFile: (file, offset, bytes, appendOptions = {}) =>
       run('storing downloaded bytes', async () => {
+        const end = offset + bytes.byteLength;
+        if (appendOptions.complete && end !== file.length) {
+          throw new RuntimeError('storage', `file ${file.sha256.slice(0, 12)}… would end at ${end} of ${file.length} bytes; it cannot be marked complete`);
+        }
         const received = (await readProgress(file.sha256))?.received ?? 0;
-        if (received !== offset) throw new RuntimeError('storage', `file ${file.sha256.slice(0, 12)}… has ${received} bytes stored; cannot append at ${offset}`);
+        if (received !== offset || (await completeSize(file.sha256)) !== null) {
+          throw new RuntimeError('storage', `file ${file.sha256.slice(0, 12)}… has ${received} bytes stored; cannot append at ${offset}`);
+        }
         const handle = await open(join(partialDir, file.sha256), offset === 0 ? 'w' : 'r+');
         try {
           await handle.write(bytes, 0, bytes.byteLength, offset);
-          // The bytes are on disk before the progress that counts them.
+          // The bytes are on disk before the progress (or the completion) that counts them.
           await handle.sync();
         } finally {
           await handle.close();
         }
-        const progress: Progress = {
-          length: file.length,
-          received: offset + bytes.byteLength,
-          etag: file.etag,
-          lastUsed: Date.now(),
-        };
+        const progress: Progress = { length: file.length, received: end, etag: file.etag, lastUsed: Date.now() };
         await writeAtomic(progressPath(file.sha256), JSON.stringify(progress));
+        if (appendOptions.complete) await complete(file.sha256);
       }),
 
-    completeFile: (sha256) =>
-      run('completing a file', async () => {
-        const progress = await readProgress(sha256);
-        if (!progress || progress.received !== progress.length) throw new RuntimeError('storage', `file ${sha256.slice(0, 12)}… is not fully stored`);
-        await rename(join(partialDir, sha256), join(filesDir, sha256));
-        await syncDirectory(filesDir);
-        await rm(progressPath(sha256), { force: true });
-        await update((s) => {
-          s.used[sha256] = Date.now();
-        });
-      }),
+    completeFile: (sha256) => run('completing a file', () => complete(sha256)),
 
     deleteFile: (sha256) =>
       run('deleting a file', async () => {

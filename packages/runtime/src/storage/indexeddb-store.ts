@@ -68,23 +68,28 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
 
     getFile: (sha256) => run('reading a file record', async (database) => (await database.get('files', sha256)) ?? null),
 
-    appendFile: (file, offset, bytes) =>
+    appendFile: (file, offset, bytes, appendOptions = {}) =>
       run('storing downloaded bytes', async (database) => {
-        // Relaxed: a chunk lost to a crash is downloaded again; only activation needs to be durable.
+        const end = offset + bytes.byteLength;
+        if (appendOptions.complete && end !== file.length) {
+          throw new RuntimeError('storage', `file ${file.sha256.slice(0, 12)}… would end at ${end} of ${file.length} bytes; it cannot be marked complete`);
+        }
+        // Relaxed: a chunk lost to a crash is downloaded again; only activation needs to be durable
+        // (it commits with strict durability later, and IndexedDB commits in order).
         const tx = database.transaction(['files', 'chunks'], 'readwrite', { durability: 'relaxed' });
         const existing = await tx.objectStore('files').get(file.sha256);
         const received = existing?.received ?? 0;
-        if (received !== offset) {
+        if (received !== offset || existing?.complete) {
           abort(tx);
           throw new RuntimeError('storage', `file ${file.sha256.slice(0, 12)}… has ${received} bytes stored; cannot append at ${offset}`);
         }
-        // Copy: the caller's buffer may be a view into a larger one that it reuses.
+        // Copy: the caller's bytes are a view into a larger buffer it keeps using.
         void tx.objectStore('chunks').put({ sha256: file.sha256, offset, bytes: bytes.slice().buffer });
         void tx.objectStore('files').put({
           sha256: file.sha256,
           length: file.length,
-          received: offset + bytes.byteLength,
-          complete: false,
+          received: end,
+          complete: appendOptions.complete === true,
           etag: file.etag,
           lastUsed: Date.now(),
         });

@@ -44,6 +44,20 @@ describe.each(factories)('ModelStore contract ($kind)', ({ make }) => {
     expect(await reopened.usage()).toBe(6);
   });
 
+  it('completes a file with its last append, and only when that append reaches its length', async () => {
+    const store = make()();
+    await store.appendFile({ sha256: SHA_B, length: 4, etag: null }, 0, Uint8Array.of(1, 2));
+    await expect(store.appendFile({ sha256: SHA_B, length: 4, etag: null }, 2, Uint8Array.of(3), { complete: true })).rejects.toMatchObject({
+      code: 'storage',
+      message: expect.stringMatching(/cannot be marked complete/),
+    });
+    expect(await store.getFile(SHA_B)).toMatchObject({ received: 2, complete: false });
+    await store.appendFile({ sha256: SHA_B, length: 4, etag: null }, 2, Uint8Array.of(3, 4), { complete: true });
+    expect(await store.getFile(SHA_B)).toMatchObject({ received: 4, complete: true });
+    expect(new Uint8Array((await store.readFile(SHA_B))!)).toEqual(Uint8Array.of(1, 2, 3, 4));
+    await expect(store.appendFile({ sha256: SHA_B, length: 4, etag: null }, 4, Uint8Array.of(5))).rejects.toMatchObject({ code: 'storage' });
+  });
+
   it('refuses to activate a release whose files are not complete, and keeps the active one', async () => {
     const store = make()();
     await store.appendFile({ sha256: SHA_A, length: 1, etag: null }, 0, Uint8Array.of(1));

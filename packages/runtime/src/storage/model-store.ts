@@ -41,8 +41,12 @@ export interface ModelStore {
   putAppState(app: string, state: AppState): Promise<void>;
 
   getFile(sha256: string): Promise<StoredFile | null>;
-  /** Appends `bytes` at `offset`, which must equal the bytes stored so far, and records the new progress. */
-  appendFile(file: { sha256: string; length: number; etag: string | null }, offset: number, bytes: Uint8Array): Promise<void>;
+  /**
+   * Appends `bytes` at `offset`, which must equal the bytes stored so far, and records the new
+   * progress. With `complete`, the append must reach `length` and also marks the file complete,
+   * in the same step (the caller has verified the whole file).
+   */
+  appendFile(file: { sha256: string; length: number; etag: string | null }, offset: number, bytes: Uint8Array, options?: { complete?: boolean }): Promise<void>;
   /** The bytes stored so far of an incomplete file (for a resume), or null when there are none. */
   readPartial(sha256: string): Promise<ArrayBuffer | null>;
   /** Marks a fully received and verified file complete. */
