@@ -168,14 +168,20 @@ export class Delivery {
     options: { signal?: AbortSignal; activation: ActivationPolicy; onProgress?: (progress: LoadProgress) => void },
     open: OpenRelease<T>,
   ): Promise<T> {
-    const { manifest, status, problem, saved } = await this.manifest(options.signal);
     const store = this.#o.store();
-    const pointers = await store.getModel(this.#o.app, name);
+    // Read the active release from storage while the manifest is fetched: on a warm start (the
+    // manifest confirms what is cached) storage latency hides behind the network round trip.
+    const pointersRead = store.getModel(this.#o.app, name);
+    const speculative = pointersRead.then((p) => (p.active ? this.#readAll(p.active) : null));
+    speculative.catch(() => undefined);
+    const { manifest, status, problem, saved } = await this.manifest(options.signal);
+    const pointers = await pointersRead;
+    const cachedActive = async () => (await speculative.catch(() => null)) ?? (pointers.active ? await this.#readAll(pointers.active) : null);
     let cohort: Selection['cohort'] = null;
     const meta = (extra: Partial<AcquireMeta> = {}): AcquireMeta => ({ manifest: status, updatePending: false, downloadMs: 0, cohort, ...(problem && { problem }), ...extra });
 
     if (!manifest) {
-      const files = pointers.active ? await this.#readAll(pointers.active) : null;
+      const files = pointers.active ? await cachedActive() : null;
       if (pointers.active && files) return this.#openCached(pointers.active, files, open, meta());
       if (status === 'offline') {
         throw new RuntimeError('network', `${problem?.message ?? 'the update server is unreachable'}; model "${name}" is not cached yet, so it cannot run offline`, { cause: problem });
@@ -196,7 +202,7 @@ export class Delivery {
     const target = selection.release;
     cohort = selection.cohort;
     if (pointers.active?.releaseId === target.releaseId) {
-      const files = await this.#readAll(target);
+      const files = await cachedActive();
       if (files) {
         try {
           return await open(target, files, 'cache', meta());
@@ -209,7 +215,7 @@ export class Delivery {
       }
       // Otherwise the pointer survived but the bytes did not (storage partly cleared): fetch them again.
     } else if (options.activation === 'next-load' && pointers.active && pointers.staged?.releaseId !== target.releaseId) {
-      const files = await this.#readAll(pointers.active);
+      const files = await cachedActive();
       if (files) {
         void this.prefetch(name, options.signal).catch(() => undefined);
         return this.#openCached(pointers.active, files, open, meta({ updatePending: true }));
@@ -230,7 +236,7 @@ export class Delivery {
       }
     } catch (error) {
       const failure = RuntimeError.fromUnknown(error, 'storage');
-      const files = failure.code !== 'aborted' && pointers.active && pointers.active.releaseId !== target.releaseId ? await this.#readAll(pointers.active) : null;
+      const files = failure.code !== 'aborted' && pointers.active && pointers.active.releaseId !== target.releaseId ? await cachedActive() : null;
       if (pointers.active && files) {
         this.#o.events.dispatchEvent(new CustomEvent('update-failed', { detail: { model: name, releaseId: target.releaseId, error: failure } }));
         return this.#openCached(pointers.active, files, open, meta({ problem: failure }));
