@@ -1,33 +1,15 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
-import { build, preview } from 'vite';
+import { serveViteBuild, type Site } from './vite-site.js';
 
 /** Flags that give headless Chromium a WebGPU adapter on the CPU (SwiftShader): correct, slow. */
 export const SWIFTSHADER_WEBGPU = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'];
 
-export interface BenchSite {
-  url: string;
-  close(): Promise<void>;
-}
+export type BenchSite = Site;
 
-/** Builds bench/runtime with Vite as an app would ship it and serves it on loopback with COOP/COEP. */
-export async function serveRuntimeBench(): Promise<BenchSite> {
-  const root = resolve(import.meta.dirname, '../../bench/runtime');
-  const configFile = join(root, 'vite.config.ts');
-  const outDir = await mkdtemp(join(tmpdir(), 'edgeloop-bench-'));
-  await build({ root, configFile, logLevel: 'error', build: { outDir, emptyOutDir: true } });
-  const server = await preview({ root, configFile, logLevel: 'error', build: { outDir }, preview: { host: '127.0.0.1', port: 0, strictPort: false } });
-  const address = server.httpServer.address();
-  if (address === null || typeof address === 'string') throw new Error('the bench preview server has no TCP address');
-  return {
-    url: `http://127.0.0.1:${address.port}/`,
-    async close() {
-      await server.close();
-      await rm(outDir, { recursive: true, force: true });
-    },
-  };
+/** Builds bench/runtime with Vite as an app would ship it and serves it on loopback (its config sets COOP/COEP). */
+export function serveRuntimeBench(): Promise<BenchSite> {
+  return serveViteBuild(resolve(import.meta.dirname, '../../bench/runtime'));
 }
 
 /** Opens the bench page and waits until `window.edgeloopBench` is ready. */
