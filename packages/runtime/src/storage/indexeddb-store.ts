@@ -6,8 +6,12 @@ import { storageError } from './storage-error.js';
 
 /** The whole IndexedDB schema of the runtime. Add a version and an `oldVersion < N` step to change it. */
 export interface EdgeloopDB extends DBSchema {
-  /** File bytes in pieces, keyed by [sha256, offset]: downloads append as bytes arrive. */
-  chunks: { key: [string, number]; value: { sha256: string; offset: number; bytes: ArrayBuffer } };
+  /**
+   * File bytes in pieces, keyed by [sha256, offset]: downloads append as bytes arrive. Pieces are
+   * Blobs (browsers keep large ones as files and read them back faster than ArrayBuffers);
+   * version 1 migrated ArrayBuffers, which are read the same way.
+   */
+  chunks: { key: [string, number]; value: { sha256: string; offset: number; bytes: Blob | ArrayBuffer } };
   /** One record per file: progress, resume state, completeness, last use (for LRU eviction). */
   files: { key: string; value: StoredFile };
   /** Per `app/model`: active, previous and staged release. */
@@ -83,8 +87,8 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
           abort(tx);
           throw new RuntimeError('storage', `file ${file.sha256.slice(0, 12)}… has ${received} bytes stored; cannot append at ${offset}`);
         }
-        // Copy: the caller's bytes are a view into a larger buffer it keeps using.
-        void tx.objectStore('chunks').put({ sha256: file.sha256, offset, bytes: bytes.slice().buffer });
+        // new Blob copies: the caller's bytes are a view into a larger buffer it keeps using.
+        void tx.objectStore('chunks').put({ sha256: file.sha256, offset, bytes: new Blob([bytes as Uint8Array<ArrayBuffer>]) });
         void tx.objectStore('files').put({
           sha256: file.sha256,
           length: file.length,
@@ -258,19 +262,19 @@ interface LegacyV1 extends DBSchema {
 
 /**
  * Concatenates the chunks of a file into one buffer of `length` bytes, or null when a chunk is
- * missing. A cursor keeps at most one chunk alive besides the output: peak memory ≈ file + one chunk.
+ * missing. Blobs are handles, not bytes: each is read and copied in turn, so peak memory ≈ file + one piece.
  */
 async function readChunks(database: IDBPDatabase<EdgeloopDB>, sha256: string, length: number): Promise<ArrayBuffer | null> {
-  const tx = database.transaction('chunks', 'readonly');
+  // Collect the pieces first: awaiting a Blob read inside the cursor loop would end the transaction.
+  const pieces = await database.getAll('chunks', chunkRange(sha256));
   const out = new Uint8Array(length);
   let filled = 0;
-  for (let cursor = await tx.store.openCursor(chunkRange(sha256)); cursor; cursor = await cursor.continue()) {
-    const { offset, bytes } = cursor.value;
-    if (offset !== filled || offset + bytes.byteLength > length) return null;
-    out.set(new Uint8Array(bytes), offset);
-    filled += bytes.byteLength;
+  for (const { offset, bytes } of pieces) {
+    const size = bytes instanceof Blob ? bytes.size : bytes.byteLength;
+    if (offset !== filled || offset + size > length) return null;
+    out.set(new Uint8Array(bytes instanceof Blob ? await bytes.arrayBuffer() : bytes), offset);
+    filled += size;
   }
-  await tx.done;
   return filled === length ? out.buffer : null;
 }
 
