@@ -128,7 +128,9 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
         if (!record?.complete) return null;
         const bytes = await readChunks(database, sha256, record.length);
         if (!bytes) return null; // chunks lost (storage partly wiped): download again
-        void database.put('files', { ...record, lastUsed: Date.now() }).catch(() => undefined);
+        // Recency for LRU collection, written after the caller has its bytes (not on the hot path),
+        // on the record as it is then: the file may have been replaced or deleted meanwhile.
+        setTimeout(() => void touch(database, sha256).catch(() => undefined), 0);
         return bytes;
       }),
 
@@ -262,20 +264,31 @@ interface LegacyV1 extends DBSchema {
 
 /**
  * Concatenates the chunks of a file into one buffer of `length` bytes, or null when a chunk is
- * missing. Blobs are handles, not bytes: each is read and copied in turn, so peak memory ≈ file + one piece.
+ * missing. The pieces are read in parallel, so for a moment both they and the output are held.
  */
 async function readChunks(database: IDBPDatabase<EdgeloopDB>, sha256: string, length: number): Promise<ArrayBuffer | null> {
   // Collect the pieces first: awaiting a Blob read inside the cursor loop would end the transaction.
   const pieces = await database.getAll('chunks', chunkRange(sha256));
-  const out = new Uint8Array(length);
   let filled = 0;
   for (const { offset, bytes } of pieces) {
-    const size = bytes instanceof Blob ? bytes.size : bytes.byteLength;
-    if (offset !== filled || offset + size > length) return null;
-    out.set(new Uint8Array(bytes instanceof Blob ? await bytes.arrayBuffer() : bytes), offset);
-    filled += size;
+    if (offset !== filled) return null;
+    filled += bytes instanceof Blob ? bytes.size : bytes.byteLength;
   }
-  return filled === length ? out.buffer : null;
+  if (filled !== length) return null;
+  // One Blob read per piece, all in flight at once: the browser reads them in parallel.
+  const buffers = await Promise.all(pieces.map(({ bytes }) => (bytes instanceof Blob ? bytes.arrayBuffer() : bytes)));
+  if (buffers.length === 1 && buffers[0]!.byteLength === length) return buffers[0]!;
+  const out = new Uint8Array(length);
+  pieces.forEach(({ offset }, i) => out.set(new Uint8Array(buffers[i]!), offset));
+  return out.buffer;
+}
+
+/** Sets a file's last-use time, if the file still exists, in one read-modify-write transaction. */
+async function touch(database: IDBPDatabase<EdgeloopDB>, sha256: string): Promise<void> {
+  const tx = database.transaction('files', 'readwrite', { durability: 'relaxed' });
+  const current = await tx.store.get(sha256);
+  if (current) await tx.store.put({ ...current, lastUsed: Date.now() });
+  await tx.done;
 }
 
 /** Aborts a transaction whose `done` nobody will await, without an unhandled rejection. */
