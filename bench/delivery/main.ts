@@ -144,7 +144,8 @@ const page: DeliveryPage = {
     let left = bytes;
     const put = IDBObjectStore.prototype.put;
     IDBObjectStore.prototype.put = function limitedPut(this: IDBObjectStore, value: unknown, key?: IDBValidKey) {
-      const size = (value as { bytes?: ArrayBuffer } | null)?.bytes?.byteLength ?? 0;
+      const bytes = (value as { bytes?: ArrayBuffer | Blob } | null)?.bytes;
+      const size = bytes instanceof Blob ? bytes.size : (bytes?.byteLength ?? 0);
       if (this.name === 'chunks' && size > left) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
       left -= size;
       return put.call(this, value, key);
