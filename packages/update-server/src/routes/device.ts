@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { BlobStore } from '../blobs/blob-store.js';
-import { ServerError } from '../errors.js';
+import type { ErrorBody } from '../errors.js';
 import { nameParam, sha256Param, versionParam } from '../http/params.js';
 import type { ManifestCache } from '../manifest/manifest-cache.js';
 import { DEFAULT_MAX_REPORT_BYTES, type TelemetryIngest } from '../telemetry/ingest.js';
@@ -30,7 +30,15 @@ export function deviceRoutes(deps: { manifests: ManifestCache; blobs: BlobStore;
     const target = { app: nameParam(c.req.param('app'), 'app'), model: nameParam(c.req.param('model'), 'model'), version: versionParam(c.req.param('version')) };
     const stored = await profiles.get(target);
     if (!stored) {
-      throw new ServerError('not_found', `model "${target.app}/${target.model}" version "${target.version}" has no reference profile; upload one with PUT /v1/admin/apps/${target.app}/models/${target.model}/versions/${target.version}/profile`);
+      // Most versions have no profile, and every device asks on every load: let caches keep the
+      // answer as long as they would keep a profile, so a warm start sends no request for it.
+      const body: ErrorBody = {
+        error: {
+          code: 'not_found',
+          message: `model "${target.app}/${target.model}" version "${target.version}" has no reference profile; upload one with PUT /v1/admin/apps/${target.app}/models/${target.model}/versions/${target.version}/profile`,
+        },
+      };
+      return c.json(body, 404, { 'Cache-Control': 'public, max-age=300' });
     }
     const headers = { ETag: stored.etag, 'Cache-Control': 'public, max-age=300' };
     if (c.req.header('if-none-match') === stored.etag) return c.body(null, 304, headers);

@@ -84,7 +84,11 @@ describe('admin telemetry analysis', () => {
     // Same id, other content: refused, since reports name the profile they were cut on.
     const clash = await req(PROFILE_URL, { method: 'PUT', body: JSON.stringify({ samples: { ...samples, numeric: samples.numeric.slice(0, 1) } }) });
     expect(clash.status).toBe(409);
-    expect((await server.app.request('/v1/apps/demo/models/vad/versions/9.9.9/profile')).status).toBe(404);
+    const missing = await server.app.request('/v1/apps/demo/models/vad/versions/9.9.9/profile');
+    expect(missing.status).toBe(404);
+    // Cacheable like a profile, so devices do not ask again on every load.
+    expect(missing.headers.get('cache-control')).toBe('public, max-age=300');
+    expect((await missing.json()) as unknown).toMatchObject({ error: { code: 'not_found' } });
     expect((await req('/v1/admin/apps/demo/models/vad/versions/9.9.9/profile', { method: 'PUT', body: JSON.stringify({ samples }) })).status).toBe(404);
     const invalid = await req(PROFILE_URL, { method: 'PUT', body: JSON.stringify({ profile: { ...profile.toJSON(), id: 'x', numeric: [{ ...profile.toJSON().numeric[0], edges: [2, 1] }] } }) });
     expect(invalid.status).toBe(400);
