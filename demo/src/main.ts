@@ -75,7 +75,6 @@ async function run(model: Model, samples: Float32Array): Promise<void> {
 async function main(): Promise<void> {
   show({ state: 'loading' });
   $('server').textContent = `${serverUrl} (${publicKey ? `pinned key ${publicKey.slice(0, 8)}…` : 'key trusted on first use'})`;
-  ($('summary') as HTMLAnchorElement).href = new URL('v1/admin/apps/demo/telemetry/summary', serverUrl).href;
   const [model, samples] = await Promise.all([runtime.load('vad'), clip()]);
   $('model').textContent = `vad ${model.version}`;
   $('source').textContent = model.source === 'network' ? 'network (verified, now cached)' : 'IndexedDB cache';
