@@ -9,3 +9,10 @@ export { Registry, type ModelVersionRecord, type PublishInput } from './registry
 export { inspectOnnx, type OnnxInfo } from './registry/onnx.js';
 export { TelemetryStore, type VersionSummary } from './telemetry/telemetry-store.js';
 export { DEMO_SEED, seedIfEmpty } from './seed.js';
+export {
+  ephemeralSigner,
+  loadSigningKey,
+  rotateSigningKey,
+  type ManifestSigner,
+  type SigningKeyOptions,
+} from './manifest/signing-key.js';

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pinKeys, verifyManifestEnvelope } from '@edgeloop/protocol';
 import { startServer, type RunningServer } from '../server.js';
 import { sileroV6 } from '../test-support.js';
 import { CliError, EXIT } from './client.js';
@@ -60,5 +61,34 @@ describe('edgeloop CLI through the admin API', () => {
     expect(await cli('rollout', 'status', '--app', 'demo', 'ro_000000000000')).toBe(EXIT.notFound);
     expect(await cli('rollout', 'start', '--app', 'demo', '--model', 'vad', '--to', '6.0.0', '--steps', '50,10')).toBe(EXIT.usage);
     expect(await cli('frobnicate')).toBe(EXIT.usage);
+  });
+});
+
+describe('edgeloop keys', () => {
+  it('shows the signing key and rotates it so that clients pinned to the old key follow', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'edgeloop-keys-cli-'));
+    try {
+      const out: string[] = [];
+      const io = { out: (line: string) => out.push(line), env: {} };
+      expect(await runCli(['keys', 'show', '--data-dir', dataDir], io)).toBe(EXIT.ok);
+      const oldKey = out.find((l) => l.startsWith('public key'))!.split(': ')[1]!;
+      out.length = 0;
+      expect(await runCli(['keys', 'rotate', '--data-dir', dataDir], io)).toBe(EXIT.ok);
+      const newKey = out.find((l) => l.startsWith('new public key'))!.split(': ')[1]!;
+      expect(newKey).not.toBe(oldKey);
+      // A server started on the data directory now signs with the new key and carries the hand-over.
+      const server = await startServer({ dataDir, port: 0, log: () => {}, seed: true });
+      try {
+        expect(server.publicKey).toBe(newKey);
+        const envelope = await (await fetch(new URL('v1/apps/demo/manifest', server.url))).json();
+        const verified = await verifyManifestEnvelope(envelope, await pinKeys([oldKey]), new Date());
+        expect(verified.state.keys.map((k) => k.publicKey)).toEqual([newKey]);
+      } finally {
+        await server.close();
+      }
+      await expect(runCli(['keys', 'spin', '--data-dir', dataDir], io)).rejects.toMatchObject({ exitCode: EXIT.usage });
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

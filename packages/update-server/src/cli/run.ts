@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bootstrapToken } from '../auth/bootstrap.js';
+import { loadSigningKey, rotateSigningKey } from '../manifest/signing-key.js';
 import { scopeSchema } from '../auth/scopes.js';
 import { openPglite } from '../db/pglite.js';
 import { openPostgres } from '../db/postgres.js';
@@ -16,7 +17,8 @@ export const USAGE = `usage: edgeloop <command> [options]
   token create --app APP --scopes read,publish,rollout,admin [--name N] [--expires-in-days D]
   token list --app APP
   token revoke --app APP TOKEN_ID
-  publish FILE --app APP --model MODEL --version LABEL [--variant V --role model|external-data|config]
+  keys show|rotate [--data-dir DIR]   the manifest signing key; rotate: a new key, handed over by the old one
+  publish FILE --app APP --model MODEL --version LABEL [--variant V --role model|weights|external-data|config]
                [--backend B] [--precision P] [--notes TEXT] [--channel C] [--idempotency-key K]
   rollout start --app APP --model MODEL --to LABEL --steps 1,5,25,50,100 [--hold MINUTES] [--channel C]
   rollout advance|pause|resume|abort|rollback --app APP ROLLOUT_ID
@@ -68,6 +70,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   const [command, sub, ...rest] = positionals;
   if (command === 'serve') return serve(flags, io);
   if (command === 'token' && sub === 'bootstrap') return bootstrap(flags, io);
+  if (command === 'keys') return keysCommand(sub, flags, io);
   if (command === 'token') return tokenCommand(sub, rest, flags, io);
   if (command === 'publish') return publishCommand(sub === undefined ? [] : [sub, ...rest], flags, io);
   if (command === 'rollout') return rolloutCommand(sub, rest, flags, io);
@@ -91,6 +94,30 @@ async function bootstrap(flags: Record<string, unknown>, io: Io): Promise<number
   } finally {
     await db.close();
   }
+}
+
+/**
+ * `keys show` prints the public key clients pin; `keys rotate` replaces the signing key with a new
+ * one and records a statement, signed by the old key, that clients follow. Restart the server (or
+ * every instance) afterwards so it signs with the new key.
+ */
+async function keysCommand(sub: string | undefined, flags: Record<string, unknown>, io: Io): Promise<number> {
+  const dataDir = dataDirOf(flags, io);
+  if (sub === 'show') {
+    const { signer } = await loadSigningKey({ dataDir });
+    io.out(`key id ${signer.key.keyId}`);
+    io.out(`public key (pin it in clients): ${signer.key.publicKey}`);
+    io.out(`rotations: ${signer.rotations.length}`);
+    return EXIT.ok;
+  }
+  if (sub === 'rotate') {
+    const { previous, next } = await rotateSigningKey(dataDir);
+    io.out(`rotated ${previous.keyId.slice(0, 16)}… → ${next.keyId.slice(0, 16)}…`);
+    io.out(`new public key: ${next.publicKey}`);
+    io.out('restart the server to sign with it; clients that trust the old key follow the rotation');
+    return EXIT.ok;
+  }
+  throw new CliError('usage: edgeloop keys show|rotate [--data-dir DIR]', EXIT.usage);
 }
 
 async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
