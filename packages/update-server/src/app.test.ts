@@ -15,7 +15,8 @@ const admin = (path: string) => server.app.request(path, { headers: server.auth(
 
 describe('update server', () => {
   beforeAll(async () => {
-    server = await createTestServer({ maxUploadBytes: 4 * 1024 * 1024 });
+    // A floor of two reports, so one test sees an aggregate hidden, then shown.
+    server = await createTestServer({ maxUploadBytes: 4 * 1024 * 1024, minReports: 2 });
   });
   afterAll(async () => {
     await server.dispose();
@@ -205,10 +206,13 @@ describe('update server', () => {
       const replay = await post(first);
       expect(replay.status).toBe(202);
       expect(await readJson(replay)).toEqual({ accepted: false });
+      // One report is below the floor: the entry says so, and shows no number at all.
+      const hidden = await readJson(await admin('/v1/admin/apps/demo/telemetry/summary'));
+      expect(hidden.models).toEqual([{ model: 'vad', version: '5.0.0', backend: 'wasm', shown: false, minReports: 2 }]);
       expect((await post(report())).status).toBe(202);
       const summary = await readJson(await admin('/v1/admin/apps/demo/telemetry/summary'));
       expect(summary.models).toHaveLength(1);
-      expect(summary.models[0]).toMatchObject({ model: 'vad', version: '5.0.0', backend: 'wasm', reports: 2, inferences: 8, errors: 0 });
+      expect(summary.models[0]).toMatchObject({ model: 'vad', version: '5.0.0', backend: 'wasm', shown: true, reports: 2, inferences: 8, errors: 0 });
       expect(summary.models[0].latencyMs.p50).toBeCloseTo(0.6, 1);
       expect(summary.models[0].latencyMs.max).toBe(2.5);
     });

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { DEFAULT_MIN_REPORTS } from '@edgeloop/telemetry';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { TokenStore } from './auth/tokens.js';
@@ -38,6 +39,11 @@ export interface AppOptions {
   log?: (message: string, error?: unknown) => void;
   /** Telemetry ingest: body size, accepted `sentAt` window, rate limit, overload bounds, batching. */
   telemetry?: TelemetryIngestOptions;
+  /**
+   * Reports a telemetry aggregate needs before any of its numbers is shown, in every admin view.
+   * Default 20; lower it only for tests and demos with a handful of devices.
+   */
+  minReports?: number;
 }
 
 export interface EdgeloopApp {
@@ -126,7 +132,7 @@ export function createApp(options: AppOptions): EdgeloopApp {
   app.route('/v1', deviceRoutes({ manifests, blobs: options.blobs, ingest, profiles }));
   app.route(
     '/v1/admin',
-    adminApi({ db: options.db, blobs: options.blobs, registry, rollouts, tokens, telemetry, profiles, gcGraceMs: options.gcGraceMs ?? 60 * 60 * 1000 }),
+    adminApi({ db: options.db, blobs: options.blobs, registry, rollouts, tokens, telemetry, profiles, gcGraceMs: options.gcGraceMs ?? 60 * 60 * 1000, minReports: options.minReports ?? DEFAULT_MIN_REPORTS }),
   );
   const ready = listening.then(() => undefined);
   return {

@@ -26,6 +26,8 @@ export interface ServerOptions {
   signingKeyPem?: string;
   /** Lifetime of a signed manifest; default 24 h. */
   manifestTtlMs?: number;
+  /** Reports a telemetry aggregate needs before its numbers are shown; default 20. */
+  minReports?: number;
   /** A PostgreSQL URL: shared state for several instances. Default: PGlite in `<dataDir>/db`. */
   databaseUrl?: string;
   /** Origins allowed to call the admin API from a browser. Default: none. */
@@ -66,6 +68,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.adminCorsOrigins !== undefined && { adminCorsOrigins: options.adminCorsOrigins }),
     signer,
     ...(options.manifestTtlMs !== undefined && { manifestTtlMs: options.manifestTtlMs }),
+    ...(options.minReports !== undefined && { minReports: options.minReports }),
     log: (message, error) => log(`${message} ${error instanceof Error ? (error.stack ?? error.message) : String(error ?? '')}`),
   });
   await edgeloop.ready;

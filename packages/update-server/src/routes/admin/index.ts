@@ -24,6 +24,8 @@ export interface AdminDeps {
   telemetry: TelemetryStore;
   profiles: ProfileStore;
   gcGraceMs: number;
+  /** Reports an aggregate needs before any number of it is shown (privacy floor). */
+  minReports: number;
 }
 
 /**

@@ -137,9 +137,9 @@ const putProfile = createRoute({
 /** Drift, performance, cohorts and reference profiles: everything shown respects the minimum-reports floor. */
 export function telemetryAnalysisRoutes(
   api: OpenAPIHono<AuthEnv>,
-  deps: { registry: Registry; telemetry: TelemetryStore; profiles: ProfileStore },
+  deps: { registry: Registry; telemetry: TelemetryStore; profiles: ProfileStore; minReports: number },
 ): void {
-  const analysis = new TelemetryAnalysis({ store: deps.telemetry, profiles: deps.profiles });
+  const analysis = new TelemetryAnalysis({ store: deps.telemetry, profiles: deps.profiles }, deps.minReports);
   const known = async (app: string) => {
     if (!(await deps.registry.appExists(app))) throw unknownApp(app);
   };
