@@ -97,18 +97,7 @@ export class FakeRepository {
 
   /** Adds (or replaces) `model` at `version` with these bytes and bumps the manifest version. */
   publish(model: string, version: string, bytes: Uint8Array): ModelRelease {
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const path = `v1/artifacts/sha256/${sha256}`;
-    this.files.set(`/${path}`, bytes);
-    const release: ModelRelease = {
-      model,
-      version,
-      releaseId: `${model}@${version}#${sha256.slice(0, 8)}`,
-      format: 'onnx',
-      files: [{ role: 'model', sha256, length: bytes.byteLength, url: path }],
-    };
-    this.bump({ models: { ...this.manifest.models, [model]: release } });
-    return release;
+    return this.publishFiles(model, version, [{ role: 'model', bytes }]);
   }
 
   /** Adds a release with several files (e.g. a model and its weights). */
@@ -119,7 +108,7 @@ export class FakeRepository {
       this.files.set(`/${path}`, bytes);
       return { role, sha256, length: bytes.byteLength, url: path };
     });
-    const release: ModelRelease = { model, version, releaseId: `${model}@${version}`, format: 'onnx', files: entries };
+    const release: ModelRelease = { model, version, releaseId: `${model}@${version}#${entries[0]!.sha256.slice(0, 8)}`, format: 'onnx', files: entries };
     this.bump({ models: { ...this.manifest.models, [model]: release } });
     return release;
   }

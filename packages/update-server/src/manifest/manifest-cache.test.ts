@@ -2,17 +2,20 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pinKeys, verifyManifestEnvelope } from '@edgeloop/protocol';
 import { createTestServer, readJson, sileroV5, sileroV6, type TestServer } from '../test-support.js';
 
+/** Publishes demo/vad at `version` through the admin API. */
+const publish = (server: TestServer, version: string, bytes: Uint8Array) =>
+  server.app.request(`/v1/admin/apps/demo/models/vad/versions/${version}`, {
+    method: 'POST',
+    body: bytes,
+    headers: { 'Content-Type': 'application/octet-stream', ...server.auth() },
+  });
+
 describe('manifest expiry', () => {
   let server: TestServer;
   let now = Date.now();
   beforeAll(async () => {
     server = await createTestServer({ manifestTtlMs: 60_000, now: () => now });
-    const res = await server.app.request('/v1/admin/apps/demo/models/vad/versions/5.0.0', {
-      method: 'POST',
-      body: sileroV5,
-      headers: { 'Content-Type': 'application/octet-stream', ...server.auth() },
-    });
-    expect(res.status).toBe(201);
+    expect((await publish(server, '5.0.0', sileroV5)).status).toBe(201);
   });
   afterAll(async () => {
     await server.dispose();
@@ -44,12 +47,7 @@ describe('manifest route', () => {
   let server: TestServer;
   beforeAll(async () => {
     server = await createTestServer();
-    const res = await server.app.request('/v1/admin/apps/demo/models/vad/versions/5.0.0', {
-      method: 'POST',
-      body: sileroV5,
-      headers: { 'Content-Type': 'application/octet-stream', ...server.auth() },
-    });
-    expect(res.status).toBe(201);
+    expect((await publish(server, '5.0.0', sileroV5)).status).toBe(201);
   });
   afterAll(async () => {
     await server.dispose();
@@ -92,12 +90,7 @@ describe('polls for an unknown app', () => {
     expect((await server.app.request('/v1/apps/demo/manifest')).status).toBe(404);
     expect((await server.app.request('/v1/apps/demo/manifest')).status).toBe(404);
     expect(lookups).toHaveBeenCalledTimes(1);
-    const published = await server.app.request('/v1/admin/apps/demo/models/vad/versions/5.0.0', {
-      method: 'POST',
-      body: sileroV5,
-      headers: { 'Content-Type': 'application/octet-stream', ...server.auth() },
-    });
-    expect(published.status).toBe(201);
+    expect((await publish(server, '5.0.0', sileroV5)).status).toBe(201);
     expect((await server.app.request('/v1/apps/demo/manifest')).status).toBe(200);
   });
 });
@@ -106,14 +99,8 @@ describe('channels', () => {
   let server: TestServer;
   beforeAll(async () => {
     server = await createTestServer();
-    const upload = (version: string, bytes: Uint8Array) =>
-      server.app.request(`/v1/admin/apps/demo/models/vad/versions/${version}`, {
-        method: 'POST',
-        body: bytes,
-        headers: { 'Content-Type': 'application/octet-stream', ...server.auth() },
-      });
-    expect((await upload('5.0.0', sileroV5)).status).toBe(201);
-    expect((await upload('6.0.0', sileroV6)).status).toBe(201);
+    expect((await publish(server, '5.0.0', sileroV5)).status).toBe(201);
+    expect((await publish(server, '6.0.0', sileroV6)).status).toBe(201);
     const beta = await server.app.request('/v1/admin/apps/demo/models/vad/channels/beta', {
       method: 'PUT',
       body: JSON.stringify({ version: '6.0.0' }),

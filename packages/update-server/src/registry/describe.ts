@@ -1,5 +1,6 @@
 import type { ModelFormat, ModelSignature } from '@edgeloop/protocol';
 import type { Sql } from '../db/database.js';
+import type { ModelVersionRecord } from './registry.js';
 import { ServerError } from '../errors.js';
 
 export interface VariantFile {
@@ -17,19 +18,10 @@ export interface VariantRecord {
   files: VariantFile[];
 }
 
-export interface VersionDetails {
-  app: string;
-  model: string;
-  version: string;
-  seq: number;
-  /** The default variant's model file, as before variants existed. */
-  format: ModelFormat;
-  sha256: string;
-  size: number;
-  signature: ModelSignature;
+/** A version record (its `format`, `sha256`, `size`, `signature`: the default variant's model file) with what came later. */
+export interface VersionDetails extends ModelVersionRecord {
   notes: string;
   publisher: string;
-  createdAt: string;
   variants: VariantRecord[];
 }
 

@@ -94,12 +94,6 @@ export class Registry {
     return rows.map((row) => ({ name: row.name, manifestVersion: Number(row.manifest_version) }));
   }
 
-  async manifestVersion(app: string): Promise<number> {
-    const [row] = await this.#db.query<{ manifest_version: number }>('select manifest_version from apps where name = $1', [app]);
-    if (!row) throw unknownApp(app);
-    return Number(row.manifest_version);
-  }
-
   /** The app's manifest version and when it was issued; both come from the database so every instance agrees. */
   async manifestState(app: string): Promise<{ version: number; issuedAt: Date }> {
     const [row] = await this.#db.query<{ manifest_version: number; manifest_issued_at: Date }>(
@@ -127,15 +121,6 @@ export class Registry {
     return (await this.latestVersions(app)).map((latest) => ({ name: latest.model, latest }));
   }
 
-  async listVersions(app: string, model: string): Promise<ModelVersionRecord[]> {
-    if (!(await this.appExists(app))) throw unknownApp(app);
-    const rows = await this.#db.query<VersionRow>('select * from model_versions where app = $1 and model = $2 order by seq desc', [app, model]);
-    if (rows.length === 0) {
-      throw new ServerError('not_found', `app "${app}" has no model "${model}"; publish a version of it first`);
-    }
-    return rows.map(toRecord);
-  }
-
   async getVersion(app: string, model: string, version: string): Promise<ModelVersionRecord> {
     const [row] = await this.#db.query<VersionRow>('select * from model_versions where app = $1 and model = $2 and version = $3', [
       app,
@@ -146,7 +131,7 @@ export class Registry {
     return toRecord(row);
   }
 
-  /** The newest version of every model of `app`: what its manifest serves. */
+  /** The newest version of every model of `app` (devices get what its channels point at, not this). */
   async latestVersions(app: string): Promise<ModelVersionRecord[]> {
     const rows = await this.#db.query<VersionRow>(
       `select distinct on (model) * from model_versions where app = $1 order by model, seq desc`,

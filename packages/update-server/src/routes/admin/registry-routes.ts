@@ -3,6 +3,7 @@ import { modelFormatSchema } from '@edgeloop/protocol';
 import { requireScope, type AuthEnv } from '../../auth/authorize.js';
 import { ServerError } from '../../errors.js';
 import { describeVersions } from '../../registry/describe.js';
+import type { UploadInput } from '../../registry/publish.js';
 import type { Registry } from '../../registry/registry.js';
 import { unknownApp } from '../../registry/registry.js';
 import { fileRoleSchema, idempotencyKeySchema } from '../../registry/upload-options.js';
@@ -93,42 +94,46 @@ export function registryRoutes(api: OpenAPIHono<AuthEnv>, deps: { registry: Regi
     return c.json(details, 200);
   });
 
-  api.openapi(publishVersion, async (c) => {
-    const { app, model, version } = c.req.valid('param');
-    const query = c.req.valid('query');
-    checkContentType(c.req.header('content-type'));
-    const body = c.req.raw.body;
-    if (!body) throw new ServerError('invalid_model', 'the upload is empty: send the model file as the request body');
-    const key = c.req.valid('header')['idempotency-key'];
-    const result = await registry.upload({
-      app, model, version, body, format: query.format,
+  /** Both upload routes: the raw body streamed to the registry with the query's optional fields. */
+  const receive = async (
+    raw: Request,
+    target: Pick<UploadInput, 'app' | 'model' | 'version' | 'variant' | 'role'>,
+    query: z.infer<typeof uploadQuery>,
+    meta: { idempotencyKey: string | undefined; publisher: string; requestId: string; what: string },
+  ) => {
+    checkContentType(raw.headers.get('content-type') ?? undefined);
+    if (!raw.body) throw new ServerError('invalid_model', `the upload is empty: send the ${meta.what} as the request body`);
+    return registry.upload({
+      ...target,
+      body: raw.body,
+      format: query.format,
       ...(query.notes !== undefined && { notes: query.notes }),
       ...(query.channel !== undefined && { channel: query.channel }),
       ...(query.backend !== undefined && { backend: query.backend }),
       ...(query.precision !== undefined && { precision: query.precision }),
-      ...(key !== undefined && { idempotencyKey: key }),
+      ...(meta.idempotencyKey !== undefined && { idempotencyKey: meta.idempotencyKey }),
+      publisher: meta.publisher,
+      requestId: meta.requestId,
+    });
+  };
+
+  api.openapi(publishVersion, async (c) => {
+    const result = await receive(c.req.raw, c.req.valid('param'), c.req.valid('query'), {
+      idempotencyKey: c.req.valid('header')['idempotency-key'],
       publisher: c.get('token').id,
       requestId: c.get('requestId'),
+      what: 'model file',
     });
     if (result.replayed) c.header('Idempotent-Replayed', 'true');
     return c.json(result.body, 201);
   });
 
   api.openapi(addFile, async (c) => {
-    const { app, model, version, variant, role } = c.req.valid('param');
-    const query = c.req.valid('query');
-    checkContentType(c.req.header('content-type'));
-    const body = c.req.raw.body;
-    if (!body) throw new ServerError('invalid_model', 'the upload is empty: send the file as the request body');
-    const key = c.req.valid('header')['idempotency-key'];
-    const result = await registry.upload({
-      app, model, version, body, variant, role, format: query.format,
-      ...(query.notes !== undefined && { notes: query.notes }),
-      ...(query.backend !== undefined && { backend: query.backend }),
-      ...(query.precision !== undefined && { precision: query.precision }),
-      ...(key !== undefined && { idempotencyKey: key }),
+    const result = await receive(c.req.raw, c.req.valid('param'), c.req.valid('query'), {
+      idempotencyKey: c.req.valid('header')['idempotency-key'],
       publisher: c.get('token').id,
       requestId: c.get('requestId'),
+      what: 'file',
     });
     if (result.replayed) c.header('Idempotent-Replayed', 'true');
     return c.json(result.body, 201);
