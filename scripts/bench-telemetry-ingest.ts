@@ -36,7 +36,7 @@ import { writeBenchResults, type BenchMetric } from './bench-telemetry.js';
 
 const quick = process.argv.includes('--quick');
 const seconds = quick ? 3 : 10;
-const maxRequests = quick ? 60_000 : 400_000;
+const maxRequests = quick ? 150_000 : 400_000;
 const connections = 64;
 const FEATURES = 16;
 const PLACEHOLDER = '00000000-0000-4000-8000-000000000000';

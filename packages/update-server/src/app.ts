@@ -101,11 +101,18 @@ export function createApp(options: AppOptions): EdgeloopApp {
   app.get('/healthz', (c) => c.json({ ok: true }));
   // Registered before the CORS middleware: the poll path sets its own CORS headers (see manifest-route.ts).
   app.get('/v1/apps/:app/manifest', manifestHandler(manifests, options.corsOrigins ?? '*'));
+  // Likewise telemetry ingest, the busiest write path (see telemetry/ingest.ts).
+  app.post(
+    '/v1/apps/:app/telemetry',
+    ingest.handler(async (name) => {
+      await manifests.get(name); // 404 for an unknown app, from memory when warm
+    }, options.corsOrigins ?? '*'),
+  );
   // CORS for the device routes under /v1/apps. The manifest GET sets its own headers (it is the
   // hottest path); here it only needs its preflight, so the middleware is not matched by polls.
   const appsCors = cors({ origin: options.corsOrigins ?? '*', allowHeaders: ['Content-Type', 'If-None-Match'], exposeHeaders: ['ETag'] });
   app.options('/v1/apps/:app/manifest', appsCors);
-  app.use('/v1/apps/:app/telemetry', appsCors);
+  app.options('/v1/apps/:app/telemetry', appsCors);
   app.use('/v1/apps/:app/models/*', appsCors);
   app.use(
     '/v1/artifacts/*',
@@ -129,7 +136,7 @@ export function createApp(options: AppOptions): EdgeloopApp {
   app.use('/v1/admin/*', requestId());
   app.use('/v1/keys', cors({ origin: options.corsOrigins ?? '*' }));
   app.route('/v1', keysRoute(signer));
-  app.route('/v1', deviceRoutes({ manifests, blobs: options.blobs, ingest, profiles }));
+  app.route('/v1', deviceRoutes({ blobs: options.blobs, profiles }));
   app.route(
     '/v1/admin',
     adminApi({ db: options.db, blobs: options.blobs, registry, rollouts, tokens, telemetry, profiles, gcGraceMs: options.gcGraceMs ?? 60 * 60 * 1000, minReports: options.minReports ?? DEFAULT_MIN_REPORTS }),

@@ -33,6 +33,9 @@ describe('LatencyHistogram', () => {
         const all = histogramOf(parts.flat());
         expect(JSON.stringify(forward.toJSON())).toBe(JSON.stringify(backward.toJSON()));
         expect(JSON.stringify(forward.toJSON())).toBe(JSON.stringify(all.toJSON()));
+        // Merging the JSON forms (what ingest does) is the same merge, bit for bit.
+        const viaJson = parts.map((p) => histogramOf(p).toJSON()).reduce((h, json) => h.mergeJSON(json), new LatencyHistogram());
+        expect(JSON.stringify(viaJson.toJSON())).toBe(JSON.stringify(all.toJSON()));
       }),
     );
   });
@@ -50,6 +53,7 @@ describe('LatencyHistogram', () => {
     expect(() => h.record(-1)).toThrow(/finite number ≥ 0, got -1/);
     expect(() => h.record(Number.NaN)).toThrow(/got NaN/);
     expect(() => h.merge(new LatencyHistogram({ alpha: 0.02 }))).toThrow(/same alpha/);
+    expect(() => h.mergeJSON(new LatencyHistogram({ alpha: 0.02 }).toJSON())).toThrow(/same alpha/);
     expect(h.count).toBe(0);
     expect(h.quantile(0.5)).toBeNull();
   });

@@ -103,6 +103,29 @@ export class LatencyHistogram {
   }
 
   /**
+   * Merges a histogram in its JSON form without building it first: the server's ingest adds
+   * every report's latencies this way. `json` must already be valid ({@link fromJSON} or
+   * `parseReport` checked it); it is merged exactly as `merge(LatencyHistogram.fromJSON(json))`.
+   */
+  mergeJSON(json: LatencyHistogramJSON): this {
+    if (json.alpha !== this.alpha) {
+      throw new TelemetryError('incompatible_merge', `cannot merge latency histograms with alpha ${this.alpha} and ${json.alpha}; record both with the same alpha`);
+    }
+    let count = json.zero;
+    for (const [index, binCount] of json.bins) {
+      this.#bins.set(index, (this.#bins.get(index) ?? 0) + binCount);
+      count += binCount;
+    }
+    this.#zero += json.zero;
+    this.#count += count;
+    if (count > 0) {
+      if (json.min! < this.#min) this.#min = json.min!;
+      if (json.max! > this.#max) this.#max = json.max!;
+    }
+    return this;
+  }
+
+  /**
    * The value at quantile q ∈ [0, 1] (lower quantile: the smallest value with at least q·n
    * observations at or below it), within relative error α; clamped to the observed [min, max].
    * Returns null for an empty histogram.

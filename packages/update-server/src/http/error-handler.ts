@@ -8,20 +8,24 @@ import { ServerError, type ErrorBody } from '../errors.js';
  */
 export function errorHandler(log: (message: string, error: unknown) => void) {
   return function handleError(error: Error, c: Context): Response {
-    let serverError: ServerError;
-    if (error instanceof ServerError) serverError = error;
-    else if (error instanceof HTTPException && error.status === 413) {
-      serverError = new ServerError('payload_too_large', 'request body is too large');
-    } else if (error instanceof HTTPException && error.status < 500) {
-      serverError = new ServerError('bad_request', error.message || 'bad request');
-    } else {
-      log(`unhandled error on ${c.req.method} ${c.req.path}`, error);
-      serverError = ServerError.fromUnknown(error);
-    }
-    const body: ErrorBody = { error: { code: serverError.code, message: serverError.message } };
-    if (serverError.details !== undefined) body.error.details = serverError.details;
-    return c.json(body, serverError.status);
+    const serverError = toServerError(error, c, log);
+    return c.json(errorBody(serverError), serverError.status);
   };
+}
+
+/** What an error thrown while handling `c` is answered as; unexpected ones are logged. */
+export function toServerError(error: unknown, c: Context, log: (message: string, error: unknown) => void): ServerError {
+  if (error instanceof ServerError) return error;
+  if (error instanceof HTTPException && error.status === 413) return new ServerError('payload_too_large', 'request body is too large');
+  if (error instanceof HTTPException && error.status < 500) return new ServerError('bad_request', error.message || 'bad request');
+  log(`unhandled error on ${c.req.method} ${c.req.path}`, error);
+  return ServerError.fromUnknown(error);
+}
+
+export function errorBody(serverError: ServerError): ErrorBody {
+  const body: ErrorBody = { error: { code: serverError.code, message: serverError.message } };
+  if (serverError.details !== undefined) body.error.details = serverError.details;
+  return body;
 }
 
 export function notFoundHandler(c: Context): Response {

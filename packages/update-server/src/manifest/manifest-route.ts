@@ -1,6 +1,8 @@
 import type { Context } from 'hono';
 import { isName, NAME_RULE } from '@edgeloop/protocol';
 import { ServerError } from '../errors.js';
+import { corsResponseHeaders } from '../http/cors.js';
+import { nodeIncoming, requestHeader } from '../http/node-request.js';
 import { nameParam } from '../http/params.js';
 import type { CachedManifest, ManifestCache } from './manifest-cache.js';
 
@@ -11,20 +13,9 @@ import type { CachedManifest, ManifestCache } from './manifest-cache.js';
  * current ETag gets a 304 with no body.
  */
 export function manifestHandler(manifests: ManifestCache, corsOrigins: string | readonly string[]) {
-  const allowOrigin = (origin: string | undefined): string | null => {
-    if (corsOrigins === '*') return '*';
-    if (origin === undefined) return null;
-    const allowed = typeof corsOrigins === 'string' ? [corsOrigins] : corsOrigins;
-    return allowed.includes(origin) ? origin : null;
-  };
+  const cors = corsResponseHeaders(corsOrigins, ['ETag']);
   const respond = (c: Context, cached: CachedManifest): Response => {
-    const headers: Record<string, string> = { ETag: cached.etag, 'Cache-Control': 'no-cache' };
-    const origin = allowOrigin(requestHeader(c, 'origin'));
-    if (origin !== null) {
-      headers['Access-Control-Allow-Origin'] = origin;
-      headers['Access-Control-Expose-Headers'] = 'ETag';
-      if (origin !== '*') headers.Vary = 'Origin';
-    }
+    const headers: Record<string, string> = { ETag: cached.etag, 'Cache-Control': 'no-cache', ...cors(requestHeader(c, 'origin')) };
     if (requestHeader(c, 'if-none-match') === cached.etag) return c.body(null, 304, headers);
     headers['Content-Type'] = 'application/json; charset=utf-8';
     return c.body(cached.body, 200, headers);
@@ -41,24 +32,10 @@ export function manifestHandler(manifests: ManifestCache, corsOrigins: string | 
 
 /** `?channel=` when present (most polls have no query string: it is not parsed for them). */
 function channelOf(c: Context): string {
-  const incoming = (c.env as { incoming?: { url?: string } } | undefined)?.incoming;
+  const incoming = nodeIncoming(c);
   const hasQuery = incoming?.url !== undefined ? incoming.url.includes('?') : c.req.url.includes('?');
   const value = hasQuery ? c.req.query('channel') : undefined;
   if (value === undefined) return 'stable';
   if (!isName(value)) throw new ServerError('bad_request', `query parameter "channel" must be ${NAME_RULE}; got ${JSON.stringify(value)}`);
   return value;
-}
-
-/**
- * Reads a request header from Node's IncomingMessage when served by @hono/node-server (`c.env.incoming`):
- * asking the Fetch Request instead makes the adapter build a whole Headers object per poll, which
- * costs more than the rest of the handler. Elsewhere (tests, other runtimes) the Request is used.
- */
-function requestHeader(c: Context, name: string): string | undefined {
-  const incoming = (c.env as { incoming?: { headers: Record<string, string | string[] | undefined> } } | undefined)?.incoming;
-  if (incoming) {
-    const value = incoming.headers[name];
-    return Array.isArray(value) ? value.join(', ') : value;
-  }
-  return c.req.header(name);
 }

@@ -2,27 +2,20 @@ import { Hono } from 'hono';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { ErrorBody } from '../errors.js';
 import { nameParam, sha256Param, versionParam } from '../http/params.js';
-import type { ManifestCache } from '../manifest/manifest-cache.js';
-import { DEFAULT_MAX_REPORT_BYTES, type TelemetryIngest } from '../telemetry/ingest.js';
 import type { ProfileStore } from '../telemetry/profile-store.js';
 import { artifactResponse } from './artifact-response.js';
 
-export const MAX_REPORT_BYTES = DEFAULT_MAX_REPORT_BYTES;
-
 /** What devices call, without credentials: manifests, artifact bytes, reference profiles, telemetry reports. */
-export function deviceRoutes(deps: { manifests: ManifestCache; blobs: BlobStore; ingest: TelemetryIngest; profiles: ProfileStore }): Hono {
-  const { manifests, blobs, ingest, profiles } = deps;
+export function deviceRoutes(deps: { blobs: BlobStore; profiles: ProfileStore }): Hono {
+  const { blobs, profiles } = deps;
   const device = new Hono();
 
-  // GET /apps/:app/manifest is served by manifest/manifest-route.ts, mounted ahead of everything.
+  // GET /apps/:app/manifest (manifest/manifest-route.ts) and POST /apps/:app/telemetry
+  // (telemetry/ingest.ts) are mounted ahead of everything in app.ts.
 
   device.on(['GET', 'HEAD'], '/artifacts/sha256/:sha256', async (c) =>
     artifactResponse(c.req.raw, blobs, sha256Param(c.req.param('sha256'))),
   );
-
-  device.post('/apps/:app/telemetry', ...ingest.handlers(async (app) => {
-    await manifests.get(app); // 404 for an unknown app, from memory when warm
-  }));
 
   // The reference profile a device records its feature summaries against. Public like the
   // manifest; it changes only when the operator uploads a new one, so caches may keep it briefly.

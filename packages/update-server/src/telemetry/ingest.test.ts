@@ -170,4 +170,32 @@ describe('telemetry ingest', () => {
       await new Promise((resolve) => http.close(resolve));
     }
   });
+
+  it('over real HTTP, answers with CORS headers on success and on every refusal a browser must read', async () => {
+    const s = await start();
+    const http = serve({ fetch: s.app.fetch, port: 0, hostname: '127.0.0.1' });
+    try {
+      await new Promise<void>((resolve) => http.once('listening', resolve));
+      const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/v1/apps/demo/telemetry`;
+      const send = (body: string) => fetch(url, { method: 'POST', body, headers: { 'Content-Type': 'application/json', Origin: 'https://kiosk.example' } });
+      const ok = await send(JSON.stringify(report()));
+      expect(ok.status).toBe(202);
+      expect(ok.headers.get('access-control-allow-origin')).toBe('*');
+      expect(await ok.json()).toEqual({ accepted: true });
+      const bad = await send('{"not":');
+      expect(bad.status).toBe(400);
+      expect(bad.headers.get('access-control-allow-origin')).toBe('*');
+      expect((await bad.json()).error.message).toMatch(/not valid JSON/);
+      const big = await send(JSON.stringify({ pad: 'x'.repeat(70 * 1024) }));
+      expect(big.status).toBe(413);
+      expect(big.headers.get('access-control-allow-origin')).toBe('*');
+      expect((await big.json()).error.message).toMatch(/limited to 65536 bytes; send fewer reports per request/);
+      const preflight = await fetch(url, { method: 'OPTIONS', headers: { Origin: 'https://kiosk.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' } });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-headers')).toMatch(/Content-Type/i);
+      expect((await s.telemetry.summary('demo'))[0]).toMatchObject({ reports: 1 });
+    } finally {
+      await new Promise((resolve) => http.close(resolve));
+    }
+  });
 });

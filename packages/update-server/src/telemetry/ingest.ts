@@ -1,7 +1,9 @@
-import type { Context, MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import type { Context } from 'hono';
 import { LatencyHistogram, parseReport, TelemetryError, type ReferenceProfile, type TelemetryReport } from '@edgeloop/telemetry';
 import { ServerError } from '../errors.js';
+import { corsResponseHeaders } from '../http/cors.js';
+import { errorBody, toServerError } from '../http/error-handler.js';
+import { nodeIncoming, readBodyText, requestHeader } from '../http/node-request.js';
 import { nameParam } from '../http/params.js';
 import { IngestBatcher, IngestOverloaded, type BatchOptions } from './ingest-batcher.js';
 import type { ProfileStore } from './profile-store.js';
@@ -78,24 +80,22 @@ export class TelemetryIngest {
   }
 
   /**
-   * The route's handlers, in order: admission, body limit, then the ingest itself.
-   * `appExists` answers 404 for an unknown app (from memory when warm).
+   * The route handler of `POST /v1/apps/:app/telemetry`: admission (in-flight bound, rate limit),
+   * body limit, checks, group commit. It is mounted ahead of the generic middleware and sets its own
+   * CORS headers, on errors too (a browser could not read a 400 or a 429 otherwise); its preflight
+   * goes through `hono/cors`. `appExists` answers 404 for an unknown app (from memory when warm).
    */
-  handlers(appExists: (app: string) => Promise<void>): [MiddlewareHandler, MiddlewareHandler, MiddlewareHandler] {
-    const ingest = this;
-    const admit: MiddlewareHandler = async function admitTelemetry(c, next) {
-      return ingest.#admit(c, next);
+  handler(appExists: (app: string) => Promise<void>, corsOrigins: string | readonly string[] = '*'): (c: Context) => Promise<Response> {
+    const cors = corsResponseHeaders(corsOrigins);
+    return async (c) => {
+      const headers = cors(requestHeader(c, 'origin'));
+      try {
+        return await this.#admit(c, headers, appExists);
+      } catch (error) {
+        const serverError = toServerError(error, c, this.#o.log);
+        return c.json(errorBody(serverError), serverError.status, headers);
+      }
     };
-    const limit = bodyLimit({
-      maxSize: this.maxBodyBytes,
-      onError: () => {
-        throw new ServerError('payload_too_large', `telemetry requests are limited to ${this.maxBodyBytes} bytes; send fewer reports per request`);
-      },
-    });
-    const handle: MiddlewareHandler = async function ingestTelemetry(c) {
-      return ingest.#handle(c, appExists);
-    };
-    return [admit, limit, handle];
   }
 
   /** Waits until every accepted report is written. */
@@ -103,28 +103,29 @@ export class TelemetryIngest {
     return this.batcher.drain();
   }
 
-  async #admit(c: Context, next: () => Promise<void>): Promise<Response | void> {
+  async #admit(c: Context, headers: Record<string, string>, appExists: (app: string) => Promise<void>): Promise<Response> {
     nameParam(c.req.param('app'), 'app');
     if (this.#inFlight >= this.#o.maxInFlight) {
-      return refuse(c, 503, 'overloaded', `the server is handling ${this.#o.maxInFlight} telemetry requests; retry later`, 1);
+      return refuse(c, headers, 503, 'overloaded', `the server is handling ${this.#o.maxInFlight} telemetry requests; retry later`, 1);
     }
     const decision = this.limiter?.take(this.#rateKey(c)) ?? { ok: true };
     if (!decision.ok) {
-      return refuse(c, 429, 'rate_limited', `too many telemetry requests from this client; retry in ${decision.retryAfterS} s`, decision.retryAfterS);
+      return refuse(c, headers, 429, 'rate_limited', `too many telemetry requests from this client; retry in ${decision.retryAfterS} s`, decision.retryAfterS);
     }
     this.#inFlight += 1;
     try {
-      await next();
+      return await this.#handle(c, headers, appExists);
     } finally {
       this.#inFlight -= 1;
     }
   }
 
-  async #handle(c: Context, appExists: (app: string) => Promise<void>): Promise<Response> {
+  async #handle(c: Context, headers: Record<string, string>, appExists: (app: string) => Promise<void>): Promise<Response> {
     const app = c.req.param('app')!;
+    const text = await readBodyText(c, this.maxBodyBytes, 'send fewer reports per request');
     let json: unknown;
     try {
-      json = await c.req.json();
+      json = JSON.parse(text);
     } catch {
       throw new ServerError('bad_request', 'the telemetry report is not valid JSON');
     }
@@ -138,7 +139,7 @@ export class TelemetryIngest {
       // The first report was paid for on admission; a batch pays for the rest.
       const decision = this.limiter.take(this.#rateKey(c), reports.length - 1);
       if (!decision.ok) {
-        return refuse(c, 429, 'rate_limited', `too many telemetry reports from this client; retry in ${decision.retryAfterS} s`, decision.retryAfterS);
+        return refuse(c, headers, 429, 'rate_limited', `too many telemetry reports from this client; retry in ${decision.retryAfterS} s`, decision.retryAfterS);
       }
     }
     await appExists(app);
@@ -150,18 +151,18 @@ export class TelemetryIngest {
       ignoredSummaries += ignored;
     }
     if (!this.batcher.hasRoomFor(items.length)) {
-      return refuse(c, 503, 'overloaded', 'the telemetry write queue is full; retry later', 1);
+      return refuse(c, headers, 503, 'overloaded', 'the telemetry write queue is full; retry later', 1);
     }
     let results: IngestResult[];
     try {
       results = await Promise.all(items.map((item) => this.batcher.submit(item)));
     } catch (error) {
-      if (error instanceof IngestOverloaded) return refuse(c, 503, 'overloaded', `${error.message}; retry later`, 1);
+      if (error instanceof IngestOverloaded) return refuse(c, headers, 503, 'overloaded', `${error.message}; retry later`, 1);
       throw error;
     }
     this.#maybePrune();
     const extra = ignoredSummaries > 0 ? { ignoredSummaries } : {};
-    return batch ? c.json({ results, ...extra }, 202) : c.json({ ...results[0]!, ...extra }, 202);
+    return batch ? c.json({ results, ...extra }, 202, headers) : c.json({ ...results[0]!, ...extra }, 202, headers);
   }
 
   #check(value: unknown, app: string, prefix: string): TelemetryReport {
@@ -228,8 +229,7 @@ export class TelemetryIngest {
   }
 
   async #write(items: readonly IngestItem[]): Promise<IngestResult[]> {
-    const receivedAt = new Date(this.#o.now());
-    return this.#store.ingestBatch(items.map((item) => ({ ...item, receivedAt })));
+    return this.#store.ingestBatch(items, new Date(this.#o.now()));
   }
 
   /** Report ids older than the accepted window are useless for replay protection: forget them hourly. */
@@ -247,14 +247,20 @@ export class TelemetryIngest {
 }
 
 /** 429/503 with Retry-After, in the server's error body shape (the central handler cannot set headers). */
-function refuse(c: Context, status: 429 | 503, code: 'rate_limited' | 'overloaded', message: string, retryAfterS: number): Response {
-  return c.json({ error: { code, message } }, status, { 'Retry-After': String(retryAfterS) });
+function refuse(
+  c: Context,
+  headers: Record<string, string>,
+  status: 429 | 503,
+  code: 'rate_limited' | 'overloaded',
+  message: string,
+  retryAfterS: number,
+): Response {
+  return c.json({ error: { code, message } }, status, { ...headers, 'Retry-After': String(retryAfterS) });
 }
 
 /** The Hono Node adapter binds the incoming message as `c.env.incoming`; other platforms pass `clientAddress`. */
 function nodeSocketAddress(c: Context): string {
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+  return nodeIncoming(c)?.socket?.remoteAddress ?? 'unknown';
 }
 
 function hours(ms: number): string {

@@ -17,7 +17,6 @@ export interface IngestResult {
 export interface IngestItem {
   report: TelemetryReport;
   profiles?: ReadonlyArray<ReferenceProfile | undefined>;
-  receivedAt?: Date;
 }
 
 export interface VersionSummary {
@@ -121,18 +120,19 @@ export class TelemetryStore {
 
   /** Writes one report (see {@link ingestBatch}). */
   async ingest(report: TelemetryReport, receivedAt = new Date()): Promise<IngestResult> {
-    const [result] = await this.ingestBatch([{ report, receivedAt }]);
+    const [result] = await this.ingestBatch([{ report }], receivedAt);
     return result!;
   }
 
-  /** Writes many reports in one transaction; answers per item, in order. */
-  async ingestBatch(items: readonly IngestItem[]): Promise<IngestResult[]> {
+  /** Writes many reports, received at `receivedAt`, in one transaction; answers per item, in order. */
+  async ingestBatch(items: readonly IngestItem[], receivedAt = new Date()): Promise<IngestResult[]> {
     if (items.length === 0) return [];
     return this.#db.transaction(async (tx) => {
+      // One receipt time per batch: a timestamptz[] parameter costs more to encode and parse than the rows.
       const inserted = await tx.query<{ report_id: string }>(
         `insert into telemetry_reports (report_id, app, received_at)
-         select * from unnest($1::uuid[], $2::text[], $3::timestamptz[]) on conflict do nothing returning report_id`,
-        [items.map((i) => i.report.reportId), items.map((i) => i.report.app), items.map((i) => i.receivedAt ?? new Date())],
+         select id, app, $3 from unnest($1::uuid[], $2::text[]) as r(id, app) on conflict do nothing returning report_id`,
+        [items.map((i) => i.report.reportId), items.map((i) => i.report.app), receivedAt],
       );
       // A report id may appear twice in one batch: only its first occurrence counts.
       const fresh = new Set(inserted.map((row) => row.report_id.toLowerCase()));
@@ -256,9 +256,10 @@ function collect(item: IngestItem, deltas: Map<string, Delta>, summaries: Map<st
     delta.reports += 1;
     delta.inferences += summary.inferences;
     delta.errors += summary.errors;
-    delta.latency.merge(LatencyHistogram.fromJSON(summary.latencyMs));
-    if (summary.loadMs) delta.load = mergeInto(delta.load, LatencyHistogram.fromJSON(summary.loadMs));
-    if (summary.firstInferenceMs) delta.first = mergeInto(delta.first, LatencyHistogram.fromJSON(summary.firstInferenceMs));
+    // parseReport checked every histogram: merge their JSON directly.
+    delta.latency.mergeJSON(summary.latencyMs);
+    if (summary.loadMs) delta.load = (delta.load ?? new LatencyHistogram()).mergeJSON(summary.loadMs);
+    if (summary.firstInferenceMs) delta.first = (delta.first ?? new LatencyHistogram()).mergeJSON(summary.firstInferenceMs);
     addCounts(delta.errorKinds, summary.errorKinds);
     addCounts(delta.events, summary.events);
 
