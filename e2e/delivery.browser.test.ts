@@ -60,11 +60,12 @@ describe('delivery in Chromium', () => {
     await context.close();
   });
 
-  it('leaves no partial release active when the tab closes mid-download, and resumes from the stored prefix', async () => {
+  it('streaming: leaves no partial release active when the tab closes mid-download, and resumes from the stored prefix', async () => {
     let release!: () => void;
     proxy.faults.push({ match: '/artifacts/', kind: 'hold', afterBytes: Math.floor(1.5 * CHUNK), until: new Promise((r) => (release = r)) });
+    const streaming = { wholeFileMaxBytes: 0 };
     const doomed = await newPage();
-    void load(doomed).catch(() => undefined);
+    void load(doomed, streaming).catch(() => undefined);
     const observer = await newPage();
     await expect
       .poll(async () => (await observer.evaluate(() => window.edgeloopDelivery.partialFiles()))[0]?.received ?? 0, { timeout: 30_000 })
@@ -75,14 +76,39 @@ describe('delivery in Chromium', () => {
     expect(await observer.evaluate(() => window.edgeloopDelivery.storedState())).toMatchObject({ active: null });
     const [partial] = await observer.evaluate(() => window.edgeloopDelivery.partialFiles());
     expect(partial).toMatchObject({ complete: false });
+    expect(partial!.chunks).toBeGreaterThan(0);
 
-    const resumed = await load(observer);
+    const resumed = await load(observer, streaming);
     expect(resumed).toMatchObject({ ok: true, version: '5.0.0', source: 'network' });
     const last = artifactRequests().at(-1)!;
     expect(last.headers.range).toBe(`bytes=${partial!.received}-`);
     expect(last.status).toBe(206);
     expect(last.bodyBytes).toBe(sileroLength - partial!.received);
     expect(await observer.evaluate(() => window.edgeloopDelivery.storedState())).toMatchObject({ active: '5.0.0' });
+  });
+
+  it('whole-file: one request stored as a Blob; a connection cut at 50% is resumed by the HTTP cache with only the missing bytes', async () => {
+    const half = Math.floor(sileroLength / 2);
+    proxy.faults.push({ match: '/artifacts/', kind: 'cut', afterBytes: half });
+    const page = await newPage();
+    const result = await load(page);
+    expect(result).toMatchObject({ ok: true, version: '5.0.0', source: 'network' });
+    // Progress on this path: when the download started and when the bytes were in.
+    expect(result.progress.at(-1)).toMatchObject({ loaded: sileroLength, total: sileroLength });
+    const requests = artifactRequests();
+    expect(requests[0]).toMatchObject({ status: 200, bodyBytes: half });
+    // Chromium completes its truncated cache entry: Range requests from where the cut happened.
+    const resumes = requests.slice(1);
+    expect(resumes.length).toBeGreaterThan(0);
+    for (const r of resumes) {
+      expect(r.status).toBe(206);
+      expect(r.headers.range).toMatch(new RegExp(`^bytes=${half}-`));
+    }
+    const received = requests.reduce((n, r) => n + r.bodyBytes, 0);
+    expect(received).toBeLessThanOrEqual(sileroLength + 1); // at most a one-byte probe on top
+    expect(await page.evaluate(() => window.edgeloopDelivery.storedState())).toMatchObject({ active: '5.0.0' });
+    // One chunk: the Blob the browser downloaded, stored by reference (streaming writes ≥ 2 here).
+    expect(await page.evaluate(() => window.edgeloopDelivery.partialFiles())).toEqual([{ received: sileroLength, complete: true, chunks: 1 }]);
   });
 
   it('keeps the previous release active when IndexedDB runs out of quota (estimate and QuotaExceededError)', async () => {

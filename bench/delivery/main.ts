@@ -24,7 +24,7 @@ const runtimes = new Map<string, ReturnType<typeof createRuntime>>();
 const activations: unknown[] = [];
 
 function runtimeFor(request: LoadRequest) {
-  const key = JSON.stringify([request.serverUrl, request.dbName, request.engine, request.activation]);
+  const key = JSON.stringify([request.serverUrl, request.dbName, request.engine, request.activation, request.wholeFileMaxBytes]);
   let runtime = runtimes.get(key);
   if (!runtime) {
     const options: RuntimeOptions = {
@@ -35,6 +35,7 @@ function runtimeFor(request: LoadRequest) {
       host: request.engine === 'none' ? noEngine : (sharedWorker ??= workerHost()),
       backends: ['wasm'],
       ...(request.activation && { activation: request.activation }),
+      ...(request.wholeFileMaxBytes !== undefined && { wholeFileMaxBytes: request.wholeFileMaxBytes }),
     };
     runtime = createRuntime(options);
     runtime.addEventListener('activated', (event) => activations.push(event.detail));
@@ -107,12 +108,15 @@ const page: DeliveryPage = {
       request.onsuccess = () => resolve(request.result);
       request.onerror = () => reject(request.error);
     });
-    const files = await new Promise<Array<{ received: number; complete: boolean }>>((resolve) => {
-      const request = db.transaction('files').objectStore('files').getAll();
-      request.onsuccess = () => resolve(request.result as Array<{ received: number; complete: boolean }>);
-    });
+    const getAll = <T>(store: 'files' | 'chunks') =>
+      new Promise<T[]>((resolve) => {
+        const request = db.transaction(store).objectStore(store).getAll();
+        request.onsuccess = () => resolve(request.result as T[]);
+      });
+    const files = await getAll<{ sha256: string; received: number; complete: boolean }>('files');
+    const chunks = await getAll<{ sha256: string }>('chunks');
     db.close();
-    return files.map((f) => ({ received: f.received, complete: f.complete }));
+    return files.map((f) => ({ received: f.received, complete: f.complete, chunks: chunks.filter((c) => c.sha256 === f.sha256).length }));
   },
 
   activations: () => activations,

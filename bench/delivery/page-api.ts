@@ -8,6 +8,8 @@ export interface LoadRequest {
   /** `none`: no engine session (times delivery alone); `worker`: the runtime's worker with onnxruntime-web. */
   engine: 'none' | 'worker';
   activation?: 'on-load' | 'next-load';
+  /** The runtime's `wholeFileMaxBytes` (default: the runtime's default, 16 MiB with IndexedDB); 0 always streams. */
+  wholeFileMaxBytes?: number;
   /** Run once after loading, with float32 inputs filled with `fill`. */
   feeds?: Record<string, { dims: number[]; fill: number }>;
 }
@@ -38,7 +40,8 @@ export interface DeliveryPage {
   plainFetch(url: string): Promise<{ ms: number; bytes: number }>;
   firstRunFromMemory(url: string, feeds: Record<string, { dims: number[]; fill: number }>): Promise<number>;
   storedState(dbName?: string): Promise<{ active: string | null; previous: string | null; usage: number }>;
-  partialFiles(dbName?: string): Promise<Array<{ received: number; complete: boolean }>>;
+  /** IndexedDB `files` records and how many stored chunks each has, to check partial downloads. */
+  partialFiles(dbName?: string): Promise<Array<{ received: number; complete: boolean; chunks: number }>>;
   activations(): unknown[];
   warmWorker(): Promise<void>;
   estimateFree(free: number): void;

@@ -52,6 +52,15 @@ export interface RuntimeOptions {
   updates?: UpdatePolicy;
   /** Manifests larger than this are refused unread. Default 1 MiB. */
   maxManifestBytes?: number;
+  /**
+   * Model files up to this many bytes are downloaded whole by the browser (`response.blob()`): the
+   * bytes are not copied through the page on their way to IndexedDB, a dropped connection is resumed
+   * by the browser's HTTP cache, and progress is reported when the download starts and ends. Larger
+   * files stream through the page with byte-level progress and resume from what IndexedDB holds.
+   * Default 16 MiB in a browser with a store that keeps Blobs by reference (IndexedDB), else 0
+   * (always stream). See docs/delivery.md.
+   */
+  wholeFileMaxBytes?: number;
   /** The clock (ms since epoch) used for manifest expiry; for tests. */
   now?: () => number;
   /**
@@ -156,6 +165,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       broadcast: typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel(`edgeloop:${app}`),
       choose: (entry) => getChooser().choose(entry),
       channel: options.channel ?? 'stable',
+      ...(options.wholeFileMaxBytes !== undefined && { wholeFileMaxBytes: options.wholeFileMaxBytes }),
     }));
   let chooser: RolloutChooser | undefined;
   // The install id stays on the device: localStorage where there is one, else memory (pass

@@ -300,6 +300,55 @@ describe.each(stores)('delivery conformance ($kind store)', ({ open, wipe }) => 
     });
   });
 
+  // What a browser does by default for files up to 16 MiB (here forced on: Node has no HTTP cache,
+  // so the browser-only part, a cut connection resumed by the cache, is in e2e/delivery.browser).
+  describe('whole-file downloads', () => {
+    const whole = { wholeFileMaxBytes: 16 * 1024 * 1024 };
+
+    it('fetches the file in one request, verifies it and stores it complete', async () => {
+      const model = randomBytes(3 * CHUNK_BYTES + 17, 21);
+      const release = repo.publish('vad', '5.0.0', model);
+      const progress: Array<{ loaded: number; total: number }> = [];
+      const loaded = await runtimeFor(whole).load('vad', { onProgress: (p) => progress.push(p) });
+      expect(loaded.source).toBe('network');
+      expect(repo.requestsTo('/artifacts/')).toHaveLength(1);
+      expect(await store().getFile(release.files[0]!.sha256)).toMatchObject({ complete: true, received: model.byteLength });
+      const stored = await store().readFile(release.files[0]!.sha256);
+      expect(stored && sameBytes(new Uint8Array(stored), model)).toBe(true);
+      expect(sameBytes(host.created[0], model)).toBe(true);
+      expect(progress.map((p) => p.loaded)).toEqual([0, model.byteLength]);
+      expect(await active()).toBe('5.0.0');
+    });
+
+    it('refuses substituted bytes after one more try around the HTTP cache, and stores nothing', async () => {
+      const release = repo.publish('vad', '5.0.0', bytesOf('five'));
+      repo.files.set(`/${release.files[0]!.url}`, bytesOf('f1ve'));
+      await expect(runtimeFor(whole).load('vad')).rejects.toMatchObject({ code: 'integrity' });
+      expect(repo.requestsTo('/artifacts/')).toHaveLength(2);
+      expect(await store().usage()).toBe(0);
+    });
+
+    it('streams instead when the length is not announced, and still stops past the stated length', async () => {
+      const release = repo.publish('vad', '5.0.0', randomBytes(2 * CHUNK_BYTES, 3));
+      const path = `/${release.files[0]!.url}`;
+      repo.files.set(path, randomBytes(4 * CHUNK_BYTES, 3));
+      repo.chunked.add(path);
+      await expect(runtimeFor(whole).load('vad')).rejects.toMatchObject({ code: 'integrity', message: expect.stringMatching(/sent more than the 2097152 bytes/) });
+      expect(await store().usage()).toBe(0);
+    });
+
+    it('retries a dropped connection and ends with the right bytes', async () => {
+      const model = randomBytes(2 * CHUNK_BYTES + 5, 13);
+      const release = repo.publish('vad', '5.0.0', model);
+      repo.dropAfter.set(`/${release.files[0]!.url}`, CHUNK_BYTES);
+      const loaded = await runtimeFor(whole).load('vad');
+      expect(loaded.source).toBe('network');
+      expect(repo.requestsTo('/artifacts/')).toHaveLength(2);
+      expect(sameBytes(host.created[0], model)).toBe(true);
+      expect(await active()).toBe('5.0.0');
+    });
+  });
+
   describe('channels', () => {
     it('asks for its channel and refuses a manifest signed for another one', async () => {
       repo.publish('vad', '6.0.0', bytesOf('six'));

@@ -8,8 +8,8 @@ import {
   type TrustState,
 } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
-import type { ModelStore } from '../storage/model-store.js';
-import { downloadFile, type FileProgress } from './download.js';
+import type { ModelStore, StoredFile } from '../storage/model-store.js';
+import { DEFAULT_WHOLE_FILE_MAX_BYTES, downloadFile, type EarlyRequest, type FileProgress } from './download.js';
 import { fetchManifest } from './manifest-client.js';
 import { initialTrust, trustFirstSigner, type TrustOptions } from './trust-options.js';
 
@@ -73,7 +73,32 @@ export interface DeliveryOptions {
   channel: string;
   /** Evaluates a manifest entry's rollout plan and targeting on this device (@edgeloop/protocol's selectRelease). */
   choose: (entry: ModelRelease) => Promise<Selection>;
+  /** Files up to this size are downloaded whole by the browser (see `RuntimeOptions.wholeFileMaxBytes`); default by store. */
+  wholeFileMaxBytes?: number;
 }
+
+/** A request started ahead of the download that may use it; `cancel` aborts it unless it was taken. */
+function earlyRequest(fetchImpl: typeof fetch, url: string, signal: AbortSignal | undefined): EarlyRequest {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let taken = false;
+  const response = fetchImpl(url, { signal: controller.signal });
+  response.catch(() => undefined);
+  return {
+    take() {
+      taken = true;
+      return response;
+    },
+    cancel() {
+      signal?.removeEventListener('abort', onAbort);
+      if (!taken) controller.abort();
+    },
+  };
+}
+
+/** A page or a worker: a browser, whose HTTP cache resumes an interrupted whole-file download. */
+const IN_BROWSER = 'document' in globalThis || 'WorkerGlobalScope' in globalThis;
 
 /** Manifest verification, downloads, storage and activation: everything between the server and the engine. */
 export class Delivery {
@@ -174,6 +199,9 @@ export class Delivery {
     const pointersRead = store.getModel(this.#o.app, name);
     const speculative = pointersRead.then((p) => (p.active ? this.#readAll(p.active) : null));
     speculative.catch(() => undefined);
+    // Nothing installed yet: a download is likely, so the quota estimate is asked for meanwhile too.
+    const estimate = pointersRead.then((p) => (p.active || !this.#o.storageManager?.estimate ? null : this.#o.storageManager.estimate()));
+    estimate.catch(() => undefined);
     const { manifest, status, problem, saved } = await this.manifest(options.signal);
     const pointers = await pointersRead;
     const cachedActive = async () => (await speculative.catch(() => null)) ?? (pointers.active ? await this.#readAll(pointers.active) : null);
@@ -225,7 +253,7 @@ export class Delivery {
     const started = performance.now();
     let value: T;
     try {
-      const { networkBytes, received } = await this.#downloadAll(target, options);
+      const { networkBytes, received } = await this.#downloadAll(target, { ...options, estimate });
       const files = await this.#readAll(target, received);
       if (!files) throw new RuntimeError('storage', `release ${target.releaseId} was stored but cannot be read back`);
       try {
@@ -297,18 +325,27 @@ export class Delivery {
 
   async #downloadAll(
     release: ModelRelease,
-    options: { signal?: AbortSignal; onProgress?: (progress: LoadProgress) => void },
+    options: { signal?: AbortSignal; onProgress?: (progress: LoadProgress) => void; estimate?: Promise<StorageEstimate | null> },
   ): Promise<{ networkBytes: number; received: Map<string, ArrayBuffer> }> {
-    await this.#ensureSpace(release);
+    const stored = await this.#ensureSpace(release, options.estimate);
+    const store = this.#o.store();
+    const wholeFileMaxBytes = this.#o.wholeFileMaxBytes ?? (store.keepsBlobs && IN_BROWSER ? DEFAULT_WHOLE_FILE_MAX_BYTES : 0);
     const total = release.files.reduce((sum, file) => sum + file.length, 0);
     const progress = new Map<string, FileProgress>();
     let networkBytes = 0;
     const received = new Map<string, ArrayBuffer>();
     for (const file of release.files) {
       const url = new URL(file.url, this.#o.baseUrl).href;
-      const download = () =>
-        downloadFile(url, file, this.#o.store(), {
+      // `early`: a file to be fetched whole is requested at once, while the store is read again
+      // (the round trip hides it). Only when this tab got the lock without waiting: a tab that
+      // waited finds the file downloaded by another one, and must not have fetched it as well.
+      let early: EarlyRequest | undefined;
+      const download = (mayStartEarly: boolean) => {
+        if (mayStartEarly && !stored.get(file.sha256) && file.length <= wholeFileMaxBytes) early = earlyRequest(this.#o.fetch, url, options.signal);
+        return downloadFile(url, file, store, {
           fetch: this.#o.fetch,
+          wholeFileMaxBytes,
+          ...(early && { early }),
           ...(options.signal && { signal: options.signal }),
           onProgress: (fileProgress) => {
             progress.set(file.sha256, fileProgress);
@@ -322,49 +359,60 @@ export class Delivery {
             });
           },
         });
+      };
       try {
         // One tab downloads a given file; the others wait here and then find it complete.
-        const result = this.#o.locks
-          ? await this.#o.locks.request(`edgeloop:file:${file.sha256}`, options.signal ? { signal: options.signal } : {}, download)
-          : await download();
+        const locks = this.#o.locks;
+        const lockName = `edgeloop:file:${file.sha256}`;
+        const uncontended = locks ? await locks.request(lockName, { ifAvailable: true }, (lock) => (lock ? download(true) : null)) : await download(true);
+        const result = uncontended ?? (await locks!.request(lockName, options.signal ? { signal: options.signal } : {}, () => download(false)));
         networkBytes += result.networkBytes;
         if (result.bytes) received.set(file.sha256, result.bytes);
       } catch (error) {
         const failure = RuntimeError.fromUnknown(error, 'storage');
         // Out of space: give the partial bytes back; the previous release stays active.
-        if (failure.code === 'quota') await this.#o.store().deleteFile(file.sha256).catch(() => undefined);
+        if (failure.code === 'quota') await store.deleteFile(file.sha256).catch(() => undefined);
         throw failure;
+      } finally {
+        early?.cancel(); // no-op once downloadFile took the response
       }
     }
     return { networkBytes, received };
   }
 
-  async #ensureSpace(release: ModelRelease): Promise<void> {
-    const storage = this.#o.storageManager;
-    if (!storage?.estimate) return;
+  /**
+   * Checks the quota before anything is downloaded (collecting old releases if that makes room) and
+   * answers what is stored of each file. `early` is an estimate already asked for (on a cold install
+   * it is taken while the manifest is fetched); it is asked again after a collection.
+   */
+  async #ensureSpace(release: ModelRelease, early?: Promise<StorageEstimate | null>): Promise<Map<string, StoredFile | null>> {
     const store = this.#o.store();
+    const stored = new Map<string, StoredFile | null>();
     let needed = 0;
     for (const file of release.files) {
-      const stored = await store.getFile(file.sha256);
-      needed += file.length - (stored?.complete ? file.length : (stored?.received ?? 0));
+      const record = await store.getFile(file.sha256);
+      stored.set(file.sha256, record);
+      needed += file.length - (record?.complete ? file.length : (record?.received ?? 0));
     }
-    if (needed === 0) return;
+    const storage = this.#o.storageManager;
+    if (!storage?.estimate || needed === 0) return stored;
     if (!this.#persistRequested && storage.persist) {
       this.#persistRequested = true;
       // Persistent storage is exempt from eviction under pressure; browsers may grant it silently or not at all.
       void storage.persist().catch(() => false);
     }
-    const free = async () => {
-      const { quota = Number.POSITIVE_INFINITY, usage = 0 } = await storage.estimate();
+    const free = async (estimate?: StorageEstimate | null) => {
+      const { quota = Number.POSITIVE_INFINITY, usage = 0 } = estimate ?? (await storage.estimate());
       return quota - usage;
     };
-    let available = await free();
-    if (available >= needed) return;
+    let available = await free(await early?.catch(() => null));
+    if (available >= needed) return stored;
     await store.collect({ bytesNeeded: needed - available });
     available = await free();
     if (available < needed) {
       throw new RuntimeError('quota', `release ${release.releaseId} needs ${needed} bytes but only ${Math.max(0, Math.floor(available))} are available to this app; the previous release stays active`);
     }
+    return stored;
   }
 
   /** Every file of `release` from storage (or from `inMemory`), or null when any is missing or incomplete. */

@@ -2,6 +2,9 @@ import type { ManifestFile } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
 import type { ModelStore } from '../storage/model-store.js';
 
+/** Files up to this size are fetched whole by default where the store keeps Blobs (see {@link downloadWhole}). */
+export const DEFAULT_WHOLE_FILE_MAX_BYTES = 16 * 1024 * 1024;
+
 /** The least a storage write takes (the last excepted): large enough to keep transactions few. */
 export const CHUNK_BYTES = 1024 * 1024;
 
@@ -22,6 +25,19 @@ export interface DownloadOptions {
   retries?: number;
   /** First delay between attempts, doubled each time. Default 250 ms. */
   retryDelayMs?: number;
+  /**
+   * Files up to this many bytes are fetched whole into a Blob (see {@link downloadWhole}); larger
+   * ones stream through the page. Default 0: always stream.
+   */
+  wholeFileMaxBytes?: number;
+  /** The whole-file request, already started by the caller (its first attempt takes it). */
+  early?: EarlyRequest;
+}
+
+/** A request started before the download that may use it; whatever does not take it cancels it. */
+export interface EarlyRequest {
+  take(): Promise<Response>;
+  cancel(): void;
 }
 
 export interface DownloadResult {
@@ -46,6 +62,18 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
     options.onProgress?.({ sha256: file.sha256, loaded: file.length, total: file.length, fromCache: file.length });
     return { networkBytes: 0, bytes: null };
   }
+  let cache: RequestCache | undefined;
+  if (!stored && file.length <= (options.wholeFileMaxBytes ?? 0)) {
+    try {
+      const whole = await downloadWhole(url, file, store, options);
+      if (whole) return whole;
+    } catch (error) {
+      if (!(error instanceof RuntimeError && error.code === 'integrity')) throw error;
+      // The browser's HTTP cache may hold bad bytes under this immutable URL (a poisoned or
+      // misconfigured cache would then fail every load): try once more around it, streaming.
+      cache = 'reload';
+    }
+  }
   const target = new Uint8Array(file.length);
   let offset = 0;
   let etag: string | null = null;
@@ -66,7 +94,7 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(options.signal);
     try {
-      const result = await fetchInto(url, file, store, offset, etag, options, fromCache, target);
+      const result = await fetchInto(url, file, store, offset, etag, { ...options, ...(cache && { cache }) }, fromCache, target);
       networkBytes += result.networkBytes;
       offset = result.offset;
       etag = result.etag;
@@ -110,6 +138,70 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
   return { networkBytes, bytes: target.buffer };
 }
 
+/**
+ * The browser's fast path for a file fetched in one piece: `response.blob()` lets the browser keep
+ * the body in its own blob storage, and IndexedDB stores that Blob by reference, so the bytes cross
+ * into the page once — to be hashed and handed to the engine — instead of being copied out again
+ * chunk by chunk. The request may use the HTTP cache (artifacts are immutable and content-addressed):
+ * a Chromium cache entry cut short by a dropped connection is completed with a Range request on the
+ * next attempt, so a resume still fetches only the missing bytes. Taken only when the response is a
+ * 200 whose Content-Length is the manifest's length (the network stack then stops at it); otherwise
+ * it answers null and the caller streams. Progress is reported when the headers and when the bytes
+ * arrived; for finer progress, lower `wholeFileMaxBytes`.
+ */
+async function downloadWhole(url: string, file: ManifestFile, store: ModelStore, options: DownloadOptions): Promise<DownloadResult | null> {
+  const retries = options.retries ?? 4;
+  let delay = options.retryDelayMs ?? 250;
+  for (let attempt = 0; ; attempt++) {
+    throwIfAborted(options.signal);
+    let blob: Blob;
+    let etag: string | null = null;
+    try {
+      const response = await (attempt === 0 && options.early ? options.early.take() : options.fetch(url, options.signal ? { signal: options.signal } : {}));
+      if (response.status !== 200 || Number(response.headers.get('content-length')) !== file.length) {
+        await response.body?.cancel();
+        if (response.status === 200 || response.status === 206) return null; // let the streaming path check it
+        const code = response.status >= 500 || response.status === 429 ? 'network' : 'server';
+        throw new RuntimeError(code, `GET ${url} answered ${response.status}; expected the model bytes`);
+      }
+      etag = response.headers.get('etag');
+      if (etag?.startsWith('W/')) etag = null;
+      options.onProgress?.({ sha256: file.sha256, loaded: 0, total: file.length, fromCache: 0 });
+      blob = await response.blob();
+    } catch (error) {
+      if (options.signal?.aborted) throw new RuntimeError('aborted', `download of ${url} was cancelled`, { cause: error });
+      const retriable = !(error instanceof RuntimeError) || error.code === 'network';
+      if (!retriable || attempt >= retries) {
+        if (error instanceof RuntimeError) throw error;
+        throw new RuntimeError('network', `could not download ${url}: ${(error as Error).message}`, { cause: error });
+      }
+      await sleep(delay, options.signal);
+      delay *= 2;
+      continue;
+    }
+    if (blob.size !== file.length) {
+      throw new RuntimeError('integrity', `${url} sent ${blob.size} bytes but the manifest states ${file.length}; nothing was stored`);
+    }
+    // Storing (by reference) overlaps reading the bytes into the page and hashing them.
+    const storing = store.appendFile({ sha256: file.sha256, length: file.length, etag }, 0, blob);
+    storing.catch(() => undefined);
+    const bytes = await blob.arrayBuffer();
+    const digest = toHex(await crypto.subtle.digest('SHA-256', bytes));
+    await storing;
+    if (digest !== file.sha256) {
+      await store.deleteFile(file.sha256);
+      throw new RuntimeError(
+        'integrity',
+        `sha256 mismatch for ${url}: the manifest says ${file.sha256}, the bytes hash to ${digest}; the file was rejected and nothing was stored`,
+        { details: { expected: file.sha256, actual: digest } },
+      );
+    }
+    await store.completeFile(file.sha256);
+    options.onProgress?.({ sha256: file.sha256, loaded: file.length, total: file.length, fromCache: 0 });
+    return { networkBytes: file.length, bytes };
+  }
+}
+
 function toHex(buffer: ArrayBuffer): string {
   let hex = '';
   for (const byte of new Uint8Array(buffer)) hex += byte.toString(16).padStart(2, '0');
@@ -134,7 +226,7 @@ async function fetchInto(
   store: ModelStore,
   startOffset: number,
   startEtag: string | null,
-  options: DownloadOptions,
+  options: DownloadOptions & { cache?: RequestCache },
   fromCache: number,
   target: Uint8Array<ArrayBuffer>,
 ): Promise<{ offset: number; etag: string | null; networkBytes: number; settled: Promise<number> }> {
@@ -144,7 +236,7 @@ async function fetchInto(
     headers.Range = `bytes=${offset}-`;
     headers['If-Range'] = startEtag;
   }
-  const response = await options.fetch(url, { headers, ...(options.signal && { signal: options.signal }) });
+  const response = await options.fetch(url, { headers, ...(options.signal && { signal: options.signal }), ...(options.cache && { cache: options.cache }) });
   let etag = response.headers.get('etag');
   if (etag?.startsWith('W/')) etag = null; // a weak validator cannot guarantee byte-identical ranges
   if (response.status === 206 && offset > 0) {

@@ -135,6 +135,7 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
 
     appendFile: (file, offset, bytes, appendOptions = {}) =>
       run('storing downloaded bytes', async () => {
+        if (bytes instanceof Blob) bytes = new Uint8Array(await bytes.arrayBuffer());
         const end = offset + bytes.byteLength;
         if (appendOptions.complete && end !== file.length) {
           throw new RuntimeError('storage', `file ${file.sha256.slice(0, 12)}… would end at ${end} of ${file.length} bytes; it cannot be marked complete`);

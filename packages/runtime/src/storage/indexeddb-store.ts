@@ -60,6 +60,8 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
   }
 
   return {
+    keepsBlobs: true,
+
     getAppState: (app) =>
       run('reading app state', async (database) => {
         const entry = await database.get('apps', app);
@@ -74,7 +76,7 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
 
     appendFile: (file, offset, bytes, appendOptions = {}) =>
       run('storing downloaded bytes', async (database) => {
-        const end = offset + bytes.byteLength;
+        const end = offset + byteLength(bytes);
         if (appendOptions.complete && end !== file.length) {
           throw new RuntimeError('storage', `file ${file.sha256.slice(0, 12)}… would end at ${end} of ${file.length} bytes; it cannot be marked complete`);
         }
@@ -87,8 +89,10 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
           abort(tx);
           throw new RuntimeError('storage', `file ${file.sha256.slice(0, 12)}… has ${received} bytes stored; cannot append at ${offset}`);
         }
-        // new Blob copies: the caller's bytes are a view into a larger buffer it keeps using.
-        void tx.objectStore('chunks').put({ sha256: file.sha256, offset, bytes: new Blob([bytes as Uint8Array<ArrayBuffer>]) });
+        // A Blob (a whole downloaded file) is stored as it is: its bytes never enter this page.
+        // new Blob copies a view: the caller's bytes are part of a larger buffer it keeps using.
+        const chunk = bytes instanceof Blob ? bytes : new Blob([bytes as Uint8Array<ArrayBuffer>]);
+        void tx.objectStore('chunks').put({ sha256: file.sha256, offset, bytes: chunk });
         void tx.objectStore('files').put({
           sha256: file.sha256,
           length: file.length,
@@ -295,4 +299,8 @@ async function touch(database: IDBPDatabase<EdgeloopDB>, sha256: string): Promis
 function abort(tx: { abort(): void; done: Promise<void> }): void {
   tx.done.catch(() => undefined);
   tx.abort();
+}
+
+function byteLength(bytes: Uint8Array | Blob): number {
+  return bytes instanceof Blob ? bytes.size : bytes.byteLength;
 }

@@ -42,11 +42,16 @@ export interface ModelStore {
 
   getFile(sha256: string): Promise<StoredFile | null>;
   /**
+   * True when {@link appendFile} keeps a Blob by reference (IndexedDB): the delivery then lets the
+   * browser download small files whole, without copying their bytes through the page.
+   */
+  readonly keepsBlobs?: boolean;
+  /**
    * Appends `bytes` at `offset`, which must equal the bytes stored so far, and records the new
    * progress. With `complete`, the append must reach `length` and also marks the file complete,
    * in the same step (the caller has verified the whole file).
    */
-  appendFile(file: { sha256: string; length: number; etag: string | null }, offset: number, bytes: Uint8Array, options?: { complete?: boolean }): Promise<void>;
+  appendFile(file: { sha256: string; length: number; etag: string | null }, offset: number, bytes: Uint8Array | Blob, options?: { complete?: boolean }): Promise<void>;
   /** The bytes stored so far of an incomplete file (for a resume), or null when there are none. */
   readPartial(sha256: string): Promise<ArrayBuffer | null>;
   /** Marks a fully received and verified file complete. */

@@ -185,11 +185,11 @@ describe('telemetry ingest', () => {
       const bad = await send('{"not":');
       expect(bad.status).toBe(400);
       expect(bad.headers.get('access-control-allow-origin')).toBe('*');
-      expect((await bad.json()).error.message).toMatch(/not valid JSON/);
+      expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/not valid JSON/);
       const big = await send(JSON.stringify({ pad: 'x'.repeat(70 * 1024) }));
       expect(big.status).toBe(413);
       expect(big.headers.get('access-control-allow-origin')).toBe('*');
-      expect((await big.json()).error.message).toMatch(/limited to 65536 bytes; send fewer reports per request/);
+      expect(((await big.json()) as { error: { message: string } }).error.message).toMatch(/limited to 65536 bytes; send fewer reports per request/);
       const preflight = await fetch(url, { method: 'OPTIONS', headers: { Origin: 'https://kiosk.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' } });
       expect(preflight.status).toBe(204);
       expect(preflight.headers.get('access-control-allow-headers')).toMatch(/Content-Type/i);
