@@ -121,15 +121,7 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
 
   // Hashing (native, often off the main thread) overlaps the last write.
   const [hash, storedAt] = await Promise.all([crypto.subtle.digest('SHA-256', target), settled]);
-  const digest = toHex(hash);
-  if (digest !== file.sha256) {
-    await store.deleteFile(file.sha256);
-    throw new RuntimeError(
-      'integrity',
-      `sha256 mismatch for ${url}: the manifest says ${file.sha256}, the bytes hash to ${digest}; the file was rejected and nothing was stored`,
-      { details: { expected: file.sha256, actual: digest } },
-    );
-  }
+  await rejectUnlessDigest(url, file, toHex(hash), store);
   if (storedAt < file.length) {
     await store.appendFile({ sha256: file.sha256, length: file.length, etag }, storedAt, target.subarray(storedAt), { complete: true });
   } else {
@@ -188,18 +180,22 @@ async function downloadWhole(url: string, file: ManifestFile, store: ModelStore,
     const bytes = await blob.arrayBuffer();
     const digest = toHex(await crypto.subtle.digest('SHA-256', bytes));
     await storing;
-    if (digest !== file.sha256) {
-      await store.deleteFile(file.sha256);
-      throw new RuntimeError(
-        'integrity',
-        `sha256 mismatch for ${url}: the manifest says ${file.sha256}, the bytes hash to ${digest}; the file was rejected and nothing was stored`,
-        { details: { expected: file.sha256, actual: digest } },
-      );
-    }
+    await rejectUnlessDigest(url, file, digest, store);
     await store.completeFile(file.sha256);
     options.onProgress?.({ sha256: file.sha256, loaded: file.length, total: file.length, fromCache: 0 });
     return { networkBytes: file.length, bytes };
   }
+}
+
+/** Deletes a file whose bytes do not hash to the manifest's sha256, and fails with `integrity`. */
+async function rejectUnlessDigest(url: string, file: ManifestFile, digest: string, store: ModelStore): Promise<void> {
+  if (digest === file.sha256) return;
+  await store.deleteFile(file.sha256);
+  throw new RuntimeError(
+    'integrity',
+    `sha256 mismatch for ${url}: the manifest says ${file.sha256}, the bytes hash to ${digest}; the file was rejected and nothing was stored`,
+    { details: { expected: file.sha256, actual: digest } },
+  );
 }
 
 function toHex(buffer: ArrayBuffer): string {
