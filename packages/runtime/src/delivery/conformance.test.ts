@@ -337,6 +337,17 @@ describe.each(stores)('delivery conformance ($kind store)', ({ open, wipe }) => 
       expect(await store().usage()).toBe(0);
     });
 
+    it('is cancellable: the whole-file request is aborted and nothing is stored', async () => {
+      const release = repo.publish('vad', '5.0.0', randomBytes(3 * CHUNK_BYTES, 17));
+      const controller = new AbortController();
+      const load = runtimeFor(whole).load('vad', { signal: controller.signal, onProgress: () => controller.abort() });
+      await expect(load).rejects.toMatchObject({ code: 'aborted' });
+      expect(await store().getFile(release.files[0]!.sha256)).toBeNull();
+      expect(await active()).toBeNull();
+      await runtimeFor(whole).load('vad');
+      expect(await active()).toBe('5.0.0');
+    });
+
     it('retries a dropped connection and ends with the right bytes', async () => {
       const model = randomBytes(2 * CHUNK_BYTES + 5, 13);
       const release = repo.publish('vad', '5.0.0', model);
