@@ -163,6 +163,7 @@ async function main(): Promise<void> {
         ttfi_memory: round(median(memoryMs), 1),
       },
       whole_cold_load_ratio_vs_fetch: round(median(fetchMs) / median(loadMs)),
+      raw: { fetchMs: fetchMs.map((v) => round(v, 1)), runtimeMs: runtimeMs.map((v) => round(v, 1)), streamingMs: streamingMs.map((v) => round(v, 1)) },
       streaming_download_ratio_vs_fetch: round(median(fetchMs) / median(streamingMs)),
       resume_ratios: resumeRatios.map((r) => round(r, 4)),
       warm_start_requests: warmRequests,
