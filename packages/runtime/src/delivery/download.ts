@@ -49,7 +49,9 @@ export interface DownloadResult {
 
 /**
  * Downloads one file of a release into `store` and proves it is the file the manifest names:
- * never more than `file.length` bytes, exactly that many, and the same sha256. Bytes are received
+ * never more than `file.length` bytes, exactly that many, and the same sha256. A file up to
+ * `wholeFileMaxBytes` that nothing is stored of yet is fetched whole ({@link downloadWhole});
+ * otherwise, or when that path cannot be taken, it streams. Streaming, bytes are received
  * straight into the buffer the engine will get and stream to storage in chunks (views of that
  * buffer), so the file is held once; the sha256 is computed once over it with WebCrypto, natively
  * and off the main thread where the browser can. A dropped connection resumes with `Range` +
