@@ -339,26 +339,24 @@ export class Delivery {
       // `early`: a file to be fetched whole is requested at once, while the store is read again
       // (the round trip hides it). Only when this tab got the lock without waiting: a tab that
       // waited finds the file downloaded by another one, and must not have fetched it as well.
-      let early: EarlyRequest | undefined;
-      const download = (mayStartEarly: boolean) => {
-        if (mayStartEarly && !stored.get(file.sha256) && file.length <= wholeFileMaxBytes) early = earlyRequest(this.#o.fetch, url, options.signal);
-        return downloadFile(url, file, store, {
-          fetch: this.#o.fetch,
-          wholeFileMaxBytes,
-          ...(early && { early }),
-          ...(options.signal && { signal: options.signal }),
-          onProgress: (fileProgress) => {
-            progress.set(file.sha256, fileProgress);
-            const files = [...progress.values()];
-            options.onProgress?.({
-              model: release.model,
-              loaded: files.reduce((sum, f) => sum + f.loaded, 0),
-              total,
-              fromCache: files.reduce((sum, f) => sum + f.fromCache, 0),
-              files,
-            });
-          },
+      const onProgress = (fileProgress: FileProgress) => {
+        progress.set(file.sha256, fileProgress);
+        const files = [...progress.values()];
+        options.onProgress?.({
+          model: release.model,
+          loaded: files.reduce((sum, f) => sum + f.loaded, 0),
+          total,
+          fromCache: files.reduce((sum, f) => sum + f.fromCache, 0),
+          files,
         });
+      };
+      const download = async (mayStartEarly: boolean) => {
+        const early = mayStartEarly && !stored.get(file.sha256) && file.length <= wholeFileMaxBytes ? earlyRequest(this.#o.fetch, url, options.signal) : undefined;
+        try {
+          return await downloadFile(url, file, store, { fetch: this.#o.fetch, wholeFileMaxBytes, onProgress, ...(early && { early }), ...(options.signal && { signal: options.signal }) });
+        } finally {
+          early?.cancel(); // no-op once downloadFile took the response
+        }
       };
       try {
         // One tab downloads a given file; the others wait here and then find it complete.
@@ -373,8 +371,6 @@ export class Delivery {
         // Out of space: give the partial bytes back; the previous release stays active.
         if (failure.code === 'quota') await store.deleteFile(file.sha256).catch(() => undefined);
         throw failure;
-      } finally {
-        early?.cancel(); // no-op once downloadFile took the response
       }
     }
     return { networkBytes, received };

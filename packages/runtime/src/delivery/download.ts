@@ -89,11 +89,9 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
   }
   const fromCache = offset;
   let networkBytes = 0;
-  const retries = options.retries ?? 4;
-  let delay = options.retryDelayMs ?? 250;
-
+  const retryAfter = retryPolicy(url, options);
   let settled: Promise<number> = Promise.resolve(offset);
-  for (let attempt = 0; ; attempt++) {
+  for (;;) {
     throwIfAborted(options.signal);
     try {
       const result = await fetchInto(url, file, store, offset, etag, { ...options, ...(cache && { cache }) }, fromCache, target);
@@ -111,13 +109,7 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
       }
       const cause = error instanceof PartialDownload ? error.cause : error;
       if (options.signal?.aborted) throw new RuntimeError('aborted', `download of ${url} was cancelled; the ${offset} bytes stored so far are kept for a resume`, { cause });
-      const retriable = !(cause instanceof RuntimeError) || cause.code === 'network';
-      if (!retriable || attempt >= retries) {
-        if (cause instanceof RuntimeError) throw cause;
-        throw new RuntimeError('network', `could not download ${url}: ${(cause as Error).message}`, { cause });
-      }
-      await sleep(delay, options.signal);
-      delay *= 2;
+      await retryAfter(cause);
     }
   }
 
@@ -144,8 +136,7 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
  * arrived; for finer progress, lower `wholeFileMaxBytes`.
  */
 async function downloadWhole(url: string, file: ManifestFile, store: ModelStore, options: DownloadOptions): Promise<DownloadResult | null> {
-  const retries = options.retries ?? 4;
-  let delay = options.retryDelayMs ?? 250;
+  const retryAfter = retryPolicy(url, options);
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(options.signal);
     let blob: Blob;
@@ -164,13 +155,7 @@ async function downloadWhole(url: string, file: ManifestFile, store: ModelStore,
       blob = await response.blob();
     } catch (error) {
       if (options.signal?.aborted) throw new RuntimeError('aborted', `download of ${url} was cancelled`, { cause: error });
-      const retriable = !(error instanceof RuntimeError) || error.code === 'network';
-      if (!retriable || attempt >= retries) {
-        if (error instanceof RuntimeError) throw error;
-        throw new RuntimeError('network', `could not download ${url}: ${(error as Error).message}`, { cause: error });
-      }
-      await sleep(delay, options.signal);
-      delay *= 2;
+      await retryAfter(error);
       continue;
     }
     if (blob.size !== file.length) {
@@ -187,6 +172,24 @@ async function downloadWhole(url: string, file: ManifestFile, store: ModelStore,
     options.onProgress?.({ sha256: file.sha256, loaded: file.length, total: file.length, fromCache: 0 });
     return { networkBytes: file.length, bytes };
   }
+}
+
+/**
+ * The retry policy both download paths share: a network failure is retried after a backoff that
+ * doubles each time, `retries` times at most; anything else, or one failure too many, is thrown.
+ */
+function retryPolicy(url: string, options: DownloadOptions): (cause: unknown) => Promise<void> {
+  let left = options.retries ?? 4;
+  let delay = options.retryDelayMs ?? 250;
+  return async (cause) => {
+    const retriable = !(cause instanceof RuntimeError) || cause.code === 'network';
+    if (!retriable || left-- <= 0) {
+      if (cause instanceof RuntimeError) throw cause;
+      throw new RuntimeError('network', `could not download ${url}: ${(cause as Error).message}`, { cause });
+    }
+    await sleep(delay, options.signal);
+    delay *= 2;
+  };
 }
 
 /** Deletes a file whose bytes do not hash to the manifest's sha256, and fails with `integrity`. */

@@ -15,7 +15,7 @@ import type { CachedManifest, ManifestCache } from './manifest-cache.js';
 export function manifestHandler(manifests: ManifestCache, corsOrigins: string | readonly string[]) {
   const cors = corsResponseHeaders(corsOrigins, ['ETag']);
   const respond = (c: Context, cached: CachedManifest): Response => {
-    const headers: Record<string, string> = { ETag: cached.etag, 'Cache-Control': 'no-cache', ...cors(requestHeader(c, 'origin')) };
+    const headers = cors({ ETag: cached.etag, 'Cache-Control': 'no-cache' }, requestHeader(c, 'origin'));
     if (requestHeader(c, 'if-none-match') === cached.etag) return c.body(null, 304, headers);
     headers['Content-Type'] = 'application/json; charset=utf-8';
     return c.body(cached.body, 200, headers);

@@ -1,6 +1,6 @@
 import type { ModelFormat, ModelSignature } from '@edgeloop/protocol';
 import type { Sql } from '../db/database.js';
-import type { ModelVersionRecord } from './registry.js';
+import { toRecord, type ModelVersionRecord, type VersionRow } from './registry.js';
 import { ServerError } from '../errors.js';
 
 export interface VariantFile {
@@ -25,18 +25,9 @@ export interface VersionDetails extends ModelVersionRecord {
   variants: VariantRecord[];
 }
 
-interface Row {
-  app: string;
-  model: string;
-  version: string;
-  seq: number | string;
-  format: ModelFormat;
-  sha256: string;
-  size: number | string;
-  signature: ModelSignature;
+interface Row extends VersionRow {
   notes: string;
   publisher: string;
-  created_at: Date;
 }
 
 interface FileRow {
@@ -74,20 +65,7 @@ export async function describeVersions(sql: Sql, app: string, model: string, ver
       }
       if (f.role !== null) v.files.push({ role: f.role, sha256: f.sha256!, size: Number(f.size), signature: f.signature });
     }
-    return {
-      app: row.app,
-      model: row.model,
-      version: row.version,
-      seq: Number(row.seq),
-      format: row.format,
-      sha256: row.sha256,
-      size: Number(row.size),
-      signature: row.signature,
-      notes: row.notes,
-      publisher: row.publisher,
-      createdAt: row.created_at.toISOString(),
-      variants: [...variants.values()],
-    };
+    return { ...toRecord(row), notes: row.notes, publisher: row.publisher, variants: [...variants.values()] };
   });
 }
 

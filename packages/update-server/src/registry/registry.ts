@@ -20,19 +20,20 @@ export interface ModelVersionRecord {
   createdAt: string;
 }
 
-interface VersionRow {
+/** A `model_versions` row as the drivers return it (bigints may come back as strings). */
+export interface VersionRow {
   app: string;
   model: string;
   version: string;
-  seq: number;
+  seq: number | string;
   format: ModelFormat;
   sha256: string;
-  size: number;
+  size: number | string;
   signature: ModelSignature;
   created_at: Date;
 }
 
-const toRecord = (row: VersionRow): ModelVersionRecord => ({
+export const toRecord = (row: VersionRow): ModelVersionRecord => ({
   app: row.app,
   model: row.model,
   version: row.version,

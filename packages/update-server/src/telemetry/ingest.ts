@@ -88,7 +88,7 @@ export class TelemetryIngest {
   handler(appExists: (app: string) => Promise<void>, corsOrigins: string | readonly string[] = '*'): (c: Context) => Promise<Response> {
     const cors = corsResponseHeaders(corsOrigins);
     return async (c) => {
-      const headers = cors(requestHeader(c, 'origin'));
+      const headers = cors({}, requestHeader(c, 'origin'));
       try {
         return await this.#admit(c, headers, appExists);
       } catch (error) {
