@@ -115,7 +115,7 @@ export interface Runtime {
   dispose(): void;
 }
 
-export type RuntimeEventType = 'activated' | 'update-ready' | 'update-failed' | 'manifest-stale' | 'manifest-rejected';
+export type RuntimeEventType = 'activated' | 'update-ready' | 'update-failed' | 'manifest-stale' | 'manifest-rejected' | 'storage-cleaned';
 
 /**
  * Creates a runtime for one app on one update server.

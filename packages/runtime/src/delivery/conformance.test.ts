@@ -3,11 +3,11 @@ import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRuntime, type RuntimeOptions } from '../runtime.js';
 import { fileSystemStore } from '../storage/filesystem-store.js';
 import { indexedDbStore } from '../storage/indexeddb-store.js';
-import type { ModelStore } from '../storage/model-store.js';
+import { KEEP_PARTIAL_MS, type ModelStore } from '../storage/model-store.js';
 import { fakeKey, FakeRepository, rotationStatement } from '../testing/fake-repository.js';
 import { RecordingHost } from '../testing/recording-host.js';
 import { memoryIds } from '../rollout/index.js';
@@ -421,6 +421,35 @@ describe.each(stores)('delivery conformance ($kind store)', ({ open, wipe }) => 
       expect([pointers.active?.version, pointers.previous?.version]).toEqual(['7.0.0', '6.0.0']);
       expect(await store().collect()).toEqual({ freedBytes: 4, removedFiles: 1 });
       expect(await store().getFile(five.files[0]!.sha256)).toBeNull();
+    });
+
+    it('sweeps once after the first load: abandoned partial downloads go; recent ones and complete files stay', async () => {
+      const [abandoned, recent] = ['e'.repeat(64), 'd'.repeat(64)];
+      vi.useFakeTimers({ toFake: ['Date'] });
+      try {
+        vi.setSystemTime(Date.now() - KEEP_PARTIAL_MS - 60_000);
+        await store().appendFile({ sha256: abandoned, length: 8, etag: '"e"' }, 0, bytesOf('old'));
+      } finally {
+        vi.useRealTimers();
+      }
+      await store().appendFile({ sha256: recent, length: 8, etag: '"d"' }, 0, bytesOf('new'));
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      const runtime = runtimeFor();
+      const cleaned: unknown[] = [];
+      const swept = new Promise((resolve) =>
+        runtime.addEventListener('storage-cleaned', (event) => {
+          cleaned.push(event.detail);
+          resolve(event.detail);
+        }),
+      );
+      await runtime.load('vad');
+      expect(await swept).toEqual({ freedBytes: 3, removedFiles: 1 });
+      expect(await store().getFile(abandoned)).toBeNull();
+      expect(await store().getFile(recent)).toMatchObject({ received: 3, complete: false });
+      expect(await active()).toBe('5.0.0');
+      await runtime.load('vad');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(cleaned).toHaveLength(1);
     });
 
     it('runs offline after install', async () => {

@@ -105,6 +105,7 @@ export class Delivery {
   readonly #o: DeliveryOptions;
   #persistRequested = false;
   readonly #prefetching = new Map<string, Promise<ModelRelease | null>>();
+  #swept = false;
 
   constructor(options: DeliveryOptions) {
     this.#o = options;
@@ -189,6 +190,37 @@ export class Delivery {
    * release cannot be had, the active cached one runs and `meta.problem` says why.
    */
   async acquire<T>(
+    name: string,
+    options: { signal?: AbortSignal; activation: ActivationPolicy; onProgress?: (progress: LoadProgress) => void },
+    open: OpenRelease<T>,
+  ): Promise<T> {
+    try {
+      return await this.#acquire(name, options, open);
+    } finally {
+      this.#sweepOnce();
+    }
+  }
+
+  /**
+   * Once per runtime, after its first load (off that load's path): removes what nothing can use
+   * any more — bytes of downloads abandoned longer than the resume window (`KEEP_PARTIAL_MS`), bytes a
+   * crash left without a record — and announces it with `storage-cleaned`. Complete files stay: a
+   * later load may reuse them, and the quota check collects them least recently used first when
+   * room is needed. Downloads in flight are safe: their records are younger than the window.
+   */
+  #sweepOnce(): void {
+    if (this.#swept) return;
+    this.#swept = true;
+    this.#o
+      .store()
+      .collect({ keepComplete: true })
+      .then(
+        (result) => this.#o.events.dispatchEvent(new CustomEvent('storage-cleaned', { detail: result })),
+        (error: unknown) => this.#o.events.dispatchEvent(new CustomEvent('storage-cleaned', { detail: { error: RuntimeError.fromUnknown(error, 'storage') } })),
+      );
+  }
+
+  async #acquire<T>(
     name: string,
     options: { signal?: AbortSignal; activation: ActivationPolicy; onProgress?: (progress: LoadProgress) => void },
     open: OpenRelease<T>,

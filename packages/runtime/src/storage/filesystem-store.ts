@@ -2,7 +2,7 @@ import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promis
 import { join } from 'node:path';
 import type { ModelRelease } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
-import type { AppState, ModelPointers, ModelStore, StoredFile } from './model-store.js';
+import { KEEP_PARTIAL_MS, type AppState, type ModelPointers, type ModelStore, type StoredFile } from './model-store.js';
 import { storageError } from './storage-error.js';
 
 interface Progress {
@@ -245,16 +245,32 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
           for (const release of [pointers.active, pointers.previous, pointers.staged]) for (const file of release?.files ?? []) keep.add(file.sha256);
         }
         const now = Date.now();
-        const keepPartialMs = collectOptions.keepPartialMs ?? 24 * 60 * 60 * 1000;
+        const keepPartialMs = collectOptions.keepPartialMs ?? KEEP_PARTIAL_MS;
         const candidates: Array<{ sha256: string; size: number; lastUsed: number }> = [];
-        for (const name of await readdir(filesDir)) {
-          if (!keep.has(name)) candidates.push({ sha256: name, size: (await stat(join(filesDir, name))).size, lastUsed: state.used[name] ?? 0 });
+        if (!collectOptions.keepComplete) {
+          for (const name of await readdir(filesDir)) {
+            if (!keep.has(name)) candidates.push({ sha256: name, size: (await stat(join(filesDir, name))).size, lastUsed: state.used[name] ?? 0 });
+          }
         }
-        for (const name of await readdir(partialDir)) {
-          if (name.endsWith('.json') || keep.has(name)) continue;
+        const partialNames = new Set(await readdir(partialDir));
+        for (const name of partialNames) {
+          if (name.endsWith('.tmp')) {
+            // A progress record whose write a crash cut short (the rename never happened).
+            if (now - (await stat(join(partialDir, name))).mtimeMs > keepPartialMs) await rm(join(partialDir, name), { force: true });
+            continue;
+          }
+          if (name.endsWith('.json')) {
+            // Progress of bytes that are gone: nothing to resume.
+            if (!partialNames.has(name.slice(0, -'.json'.length))) await rm(join(partialDir, name), { force: true });
+            continue;
+          }
+          if (keep.has(name)) continue;
           const progress = await readProgress(name);
-          if (progress && now - progress.lastUsed <= keepPartialMs) continue;
-          candidates.push({ sha256: name, size: (await stat(join(partialDir, name))).size, lastUsed: progress?.lastUsed ?? 0 });
+          const info = await stat(join(partialDir, name));
+          // Bytes without a progress record (a crash between the write and its record) count from their mtime.
+          const lastUsed = progress?.lastUsed ?? info.mtimeMs;
+          if (now - lastUsed <= keepPartialMs) continue;
+          candidates.push({ sha256: name, size: info.size, lastUsed });
         }
         candidates.sort((a, b) => a.lastUsed - b.lastUsed);
         let freedBytes = 0;

@@ -1,7 +1,7 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import type { ModelRelease } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
-import type { AppState, ModelPointers, ModelStore, StoredFile } from './model-store.js';
+import { KEEP_PARTIAL_MS, type AppState, type ModelPointers, type ModelStore, type StoredFile } from './model-store.js';
 import { storageError } from './storage-error.js';
 
 /** The whole IndexedDB schema of the runtime. Add a version and an `oldVersion < N` step to change it. */
@@ -198,12 +198,23 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
           }
         }
         const now = Date.now();
-        const keepPartialMs = collectOptions.keepPartialMs ?? 24 * 60 * 60 * 1000;
-        const candidates = (await tx.objectStore('files').getAll())
-          .filter((file) => !keep.has(file.sha256) && (file.complete || now - file.lastUsed > keepPartialMs))
-          .sort((a, b) => a.lastUsed - b.lastUsed);
+        const keepPartialMs = collectOptions.keepPartialMs ?? KEEP_PARTIAL_MS;
+        const files = await tx.objectStore('files').getAll();
         let freedBytes = 0;
         let removedFiles = 0;
+        // Chunks of a file with no record: a chunk and its record are written in one transaction,
+        // so only storage damaged outside this store (or an older bug) leaves them. Nothing can read them.
+        const recorded = new Set(files.map((file) => file.sha256));
+        // Keys only: values are read just for the orphans, to count their bytes.
+        const orphans = new Set((await tx.objectStore('chunks').getAllKeys()).map(([sha256]) => sha256).filter((sha256) => !recorded.has(sha256)));
+        for (const sha256 of orphans) {
+          for (const { bytes } of await tx.objectStore('chunks').getAll(chunkRange(sha256))) freedBytes += bytes instanceof Blob ? bytes.size : bytes.byteLength;
+          void tx.objectStore('chunks').delete(chunkRange(sha256));
+          removedFiles += 1;
+        }
+        const candidates = files
+          .filter((file) => !keep.has(file.sha256) && (file.complete ? !collectOptions.keepComplete : now - file.lastUsed > keepPartialMs))
+          .sort((a, b) => a.lastUsed - b.lastUsed);
         for (const file of candidates) {
           if (collectOptions.bytesNeeded !== undefined && freedBytes >= collectOptions.bytesNeeded) break;
           void tx.objectStore('chunks').delete(chunkRange(file.sha256));

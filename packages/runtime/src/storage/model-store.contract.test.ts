@@ -1,13 +1,14 @@
 import 'fake-indexeddb/auto';
 import { mkdtempSync } from 'node:fs';
+import { readdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDB } from 'idb';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ModelRelease } from '@edgeloop/protocol';
 import { fileSystemStore } from './filesystem-store.js';
 import { indexedDbStore } from './indexeddb-store.js';
-import type { ModelStore } from './model-store.js';
+import { KEEP_PARTIAL_MS, type ModelStore } from './model-store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'edgeloop-store-'));
 let counter = 0;
@@ -81,6 +82,67 @@ describe.each(factories)('ModelStore contract ($kind)', ({ make }) => {
     expect(await store.collect()).toEqual({ freedBytes: 1, removedFiles: 1 });
     expect(await store.getFile(shas[3]!)).toBeNull();
     for (const sha of shas.slice(0, 3)) expect(await store.getFile(sha)).toMatchObject({ complete: true });
+  });
+});
+
+describe.each(factories)('ModelStore start-up sweep ($kind)', ({ make }) => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('removes partial downloads older than the resume window; keeps recent ones and complete files', async () => {
+    const store = make()();
+    const [complete, recent, abandoned] = ['c', 'd', 'e'].map((digit) => digit.repeat(64)) as [string, string, string];
+    const started = Date.parse('2026-11-27T12:00:00Z');
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(started);
+    await store.appendFile({ sha256: abandoned, length: 4, etag: '"e"' }, 0, Uint8Array.of(1, 2, 3));
+    vi.setSystemTime(started + KEEP_PARTIAL_MS + 60_000);
+    await store.appendFile({ sha256: complete, length: 1, etag: null }, 0, Uint8Array.of(1), { complete: true });
+    await store.appendFile({ sha256: recent, length: 4, etag: '"e"' }, 0, Uint8Array.of(1, 2));
+
+    expect(await store.collect({ keepComplete: true })).toEqual({ freedBytes: 3, removedFiles: 1 });
+    expect(await store.getFile(abandoned)).toBeNull();
+    expect(await store.getFile(recent)).toMatchObject({ received: 2, complete: false });
+    expect(await store.getFile(complete)).toMatchObject({ complete: true });
+    expect(await store.usage()).toBe(3);
+  });
+});
+
+describe('ModelStore start-up sweep: bytes without a record', () => {
+  it('IndexedDB: removes chunks whose file record is gone', async () => {
+    const name = 'orphans-idb';
+    const store = indexedDbStore({ name });
+    await store.appendFile({ sha256: SHA_A, length: 2, etag: null }, 0, Uint8Array.of(1, 2), { complete: true });
+    const raw = await openDB(name);
+    await raw.put('chunks', { sha256: SHA_B, offset: 0, bytes: new Blob([Uint8Array.of(1, 2, 3)]) });
+    await raw.put('chunks', { sha256: SHA_B, offset: 3, bytes: new Blob([Uint8Array.of(4)]) });
+    raw.close();
+
+    expect(await store.collect({ keepComplete: true })).toEqual({ freedBytes: 4, removedFiles: 1 });
+    const after = await openDB(name);
+    expect(await after.getAllKeys('chunks')).toEqual([[SHA_A, 0]]);
+    after.close();
+    expect(new Uint8Array((await store.readFile(SHA_A))!)).toEqual(Uint8Array.of(1, 2));
+  });
+
+  it('filesystem: removes old bytes without a progress record, progress without bytes, and cut temporary files', async () => {
+    const directory = join(root, 'orphans-fs');
+    const store = fileSystemStore({ directory });
+    await store.appendFile({ sha256: SHA_A, length: 2, etag: null }, 0, Uint8Array.of(1, 2), { complete: true });
+    const partial = join(directory, 'partial');
+    const old = new Date(Date.now() - KEEP_PARTIAL_MS - 60_000);
+    await writeFile(join(partial, SHA_B), Uint8Array.of(1, 2, 3));
+    await utimes(join(partial, SHA_B), old, old);
+    await writeFile(join(partial, `${'f'.repeat(64)}.json`), '{"length":9,"received":3,"etag":null,"lastUsed":0}');
+    await writeFile(join(partial, `${'f'.repeat(64)}.json.tmp`), '{"len');
+    await utimes(join(partial, `${'f'.repeat(64)}.json.tmp`), old, old);
+    // Fresh bytes without a record may be a write in progress: kept.
+    await writeFile(join(partial, 'c'.repeat(64)), Uint8Array.of(1));
+
+    expect(await store.collect({ keepComplete: true })).toEqual({ freedBytes: 3, removedFiles: 1 });
+    expect((await readdir(partial)).sort()).toEqual(['c'.repeat(64)]);
+    expect(new Uint8Array((await store.readFile(SHA_A))!)).toEqual(Uint8Array.of(1, 2));
   });
 });
 

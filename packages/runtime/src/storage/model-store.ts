@@ -29,6 +29,18 @@ export interface ModelPointers {
   staged: ModelRelease | null;
 }
 
+export interface CollectOptions {
+  /** Stop once this many bytes are freed; all candidates go when omitted. */
+  bytesNeeded?: number;
+  /** Partial files last written within this many milliseconds are kept for a resume. Default 24 h. */
+  keepPartialMs?: number;
+  /** Keep complete files even when no release points at them (only partial and orphaned bytes go). */
+  keepComplete?: boolean;
+}
+
+/** How long an interrupted download's bytes are kept for a resume before a collection removes them. */
+export const KEEP_PARTIAL_MS = 24 * 60 * 60 * 1000;
+
 /**
  * Where a device keeps models between visits: IndexedDB in browsers ({@link indexedDbStore}),
  * the filesystem in Node ({@link fileSystemStore}). Every implementation guarantees:
@@ -72,8 +84,12 @@ export interface ModelStore {
   /**
    * Removes files no release pointer refers to — orphans of interrupted downloads, old releases —
    * least recently used first, until `bytesNeeded` are freed (all of them when omitted). Files of
-   * active, previous and staged releases, and partial files younger than `keepPartialMs`, are kept.
+   * active, previous and staged releases, and partial files younger than `keepPartialMs` (default
+   * 24 h: a later load resumes them), are kept. Stored bytes that no file record accounts for (left
+   * by a crash between two steps of a write) are always removed. With `keepComplete`, complete files
+   * stay even when no release points at them (they are a cache a later load reuses): the sweep a
+   * runtime makes once after it starts removes only what nothing can use any more.
    */
-  collect(options?: { bytesNeeded?: number; keepPartialMs?: number }): Promise<{ freedBytes: number; removedFiles: number }>;
+  collect(options?: CollectOptions): Promise<{ freedBytes: number; removedFiles: number }>;
   close(): void;
 }
