@@ -37,7 +37,8 @@ export type LoadResult =
 
 export interface DeliveryPage {
   load(request: LoadRequest): Promise<LoadResult>;
-  plainFetch(url: string): Promise<{ ms: number; bytes: number }>;
+  /** `fetch(url).arrayBuffer()` timed, with the given cache mode (default: a plain fetch, which writes the HTTP cache). */
+  plainFetch(url: string, cache?: RequestCache): Promise<{ ms: number; bytes: number }>;
   firstRunFromMemory(url: string, feeds: Record<string, { dims: number[]; fill: number }>): Promise<number>;
   storedState(dbName?: string): Promise<{ active: string | null; previous: string | null; usage: number }>;
   /** IndexedDB `files` records and how many stored chunks each has, to check partial downloads. */
