@@ -85,8 +85,10 @@ export interface ModelStore {
    * Removes files no release pointer refers to — orphans of interrupted downloads, old releases —
    * least recently used first, until `bytesNeeded` are freed (all of them when omitted). Files of
    * active, previous and staged releases, and partial files younger than `keepPartialMs` (default
-   * 24 h: a later load resumes them), are kept. Stored bytes that no file record accounts for (left
-   * by a crash between two steps of a write) are always removed. With `keepComplete`, complete files
+   * 24 h: a later load resumes them), are kept. Stored bytes that no file record accounts for are
+   * removed too: at once where bytes and record are written together (IndexedDB), once older than
+   * `keepPartialMs` where a crash can fall between the two writes (filesystem: it may be a write in
+   * progress). With `keepComplete`, complete files
    * stay even when no release points at them (they are a cache a later load reuses): the sweep a
    * runtime makes once after it starts removes only what nothing can use any more.
    */
