@@ -1,6 +1,8 @@
 /** Every failure this package raises; `code` says which rule was broken. */
 export type TelemetryErrorCode =
   | 'invalid_argument'
+  | 'invalid_config'
+  | 'budget'
   | 'incompatible_merge'
   | 'invalid_report'
   | 'invalid_profile'

@@ -5,8 +5,6 @@ export {
   type LatencyHistogramOptions,
 } from './latency/latency-histogram.js';
 export { cryptoRng, seededRng, type GetRandomValues, type Rng } from './random/rng.js';
-export { BinnedHistogram, type BinnedHistogramJSON } from './summaries/binned-histogram.js';
-export { CategoricalCounts, type CategoricalCountsJSON } from './summaries/categorical-counts.js';
 export {
   ReferenceProfile,
   type CategoricalFeatureProfile,
@@ -17,43 +15,84 @@ export {
 } from './profile/reference-profile.js';
 export { FeatureRecorder, type RecordedSummaries } from './record/feature-recorder.js';
 export {
+  checkEntry,
+  emptyEntry,
+  entryKeyString,
+  mergeEntry,
+  type EntryAccumulatorJSON,
+  type EntryKey,
+  type FeatureCounts,
+  type ReportCohort,
+} from './record/entry-accumulator.js';
+export {
+  DEFAULT_DRIFT_EPSILON,
+  DEFAULT_HEALTH_EPSILON,
+  DEFAULT_LATENCY_RANGE,
+  ERROR_KINDS,
+  HEALTH_FIELDS,
+  HEALTH_MECHANISM,
+  INFERENCES_CLIP,
+  LATENCY_UNITS_PER_OCTAVE,
+  defaultTelemetryConfig,
+  latencyRange,
+  laplaceClip,
+  parseTelemetryConfig,
+  telemetryConfigSchema,
+  type ErrorKind,
+  type HealthField,
+  type HealthMechanism,
+  type LaplaceField,
+  type LatencyRange,
+  type RrField,
+  type TelemetryConfig,
+} from './config/telemetry-config.js';
+export { entryHealthEpsilon, fieldEpsilon, maxReportEpsilon, reportEpsilon, roundEpsilon } from './config/accountant.js';
+export { chargeBudget, emptyBudgetRecord, type BudgetCharge, type DeviceBudgetRecord } from './privacy/device-budget.js';
+export {
   COUNT_SENSITIVITY,
   discreteLaplaceDecay,
   discreteLaplaceVariance,
   sampleDiscreteLaplace,
 } from './privacy/discrete-laplace.js';
-export { boundContribution } from './privacy/bound-contribution.js';
-export { DEFAULT_PRIVACY, privatizeSummaries, type PrivacyOptions, type PrivatizeOptions } from './privacy/privatize.js';
 export {
-  memoryBudgetStore,
-  PrivacyBudget,
-  type BudgetDecision,
-  type PrivacyBudgetOptions,
-  type PrivacyBudgetRecord,
-  type PrivacyBudgetStore,
-} from './privacy/privacy-budget.js';
+  TAIL_LOG_BOUND,
+  clippedLaplace,
+  clippedLaplaceSlack,
+  clippedLaplaceVariance,
+  kRandomizedResponse,
+  krrProbabilities,
+  randomizedResponseBit,
+  rrKeepProbability,
+} from './privacy/mechanisms.js';
 export { applyReportFloor, DEFAULT_MIN_REPORTS, type Floored } from './privacy/report-floor.js';
+export { dominantErrorKind, healthTruth, latencyUnits, sealReport, type HealthTruth, type SealInput } from './device/seal-report.js';
 export {
   REPORT_SCHEMA_VERSION,
   parseReport,
   telemetryReportSchema,
-  type ModelSummary,
+  type ReportEntry,
+  type ReportHealth,
+  type ReportSummary,
   type TelemetryReport,
-  type TelemetryReportV1,
-  type TelemetryReportV2,
 } from './report/report.js';
-export { MAX_CLIP, reportSummariesSchema, type ReportSummaries, type SummaryPrivacy } from './report/summaries-schema.js';
-export { SummaryAggregate, type SummaryAggregateJSON } from './aggregate/summary-aggregate.js';
+export { admitReport, MAX_REPORT_AGE_MS, type Admission, type AdmissionContext } from './report/admit-report.js';
+export {
+  LAPLACE_FIELDS,
+  RR_FIELDS,
+  ReleaseCell,
+  type LaplaceFieldName,
+  type ReleaseCellJSON,
+  type RrFieldName,
+  type SumStatJSON,
+} from './aggregate/release-cell.js';
 export { analyzeDrift } from './drift/analyze-drift.js';
 export type { DriftOptions, FeatureDrift, FeatureVerdict, VersionDrift, VersionVerdict } from './drift/drift-types.js';
 export { benjaminiHochberg, type BenjaminiHochbergResult } from './stats/benjamini-hochberg.js';
-export { binnedChiSquare, type CellComparison, type ChiSquareResult } from './stats/binned-chi-square.js';
-export { binnedKs, type KsResult } from './stats/binned-ks.js';
+export { rrChiSquare, rrDebiasedShares, rrKs, rrTotal, type RrChiSquare, type RrComparison, type RrGroup, type RrKs } from './stats/rr-tests.js';
 export {
   jensenShannonDistance,
   normalizedWasserstein,
   populationStabilityIndex,
-  psiNullScale,
 } from './stats/effect-size.js';
 export {
   chiSquareSurvival,

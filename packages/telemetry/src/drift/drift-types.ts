@@ -25,14 +25,14 @@ export interface FeatureDrift {
   verdict: FeatureVerdict;
   /** Human-readable why, e.g. "q = 3.1e-5 ≤ 0.01 and W₁ = 0.031 ≥ 0.01". */
   reason: string;
-  /** Values counted (clipped totals) across reports. */
-  values: number;
-  /** Share of NaN values: reference and observed (numeric features; observed clamped at 0 under noise). */
+  /** Reports that carried a value of this feature (each report carries one feature). */
+  reports: number;
+  /** Share of NaN values: reference and observed (numeric features; the debiased estimate, clamped to [0, 1]). */
   nanRate: { reference: number; observed: number } | null;
   chiSquare: { statistic: number; df: number; pValue: number };
-  /** Binned KS (numeric features, when the noise is small enough next to n for it to apply). */
+  /** Binned KS on the debiased CDF (numeric features with at least one report). */
   ks: { statistic: number; effectiveN: number; pValue: number } | null;
-  /** Combined p: min(1, 2·min(p_χ², p_KS)) when KS applies (Bonferroni over the two tests), p_χ² otherwise. */
+  /** Combined p: min(1, 2·min(p_χ², p_KS)) for numeric features (Bonferroni over the two tests), p_χ² for categorical ones. */
   pValue: number;
   /** Benjamini–Hochberg adjusted p across the version's features. */
   qValue: number;
@@ -45,8 +45,8 @@ export interface FeatureDrift {
   };
   /** PSI with the threshold that a no-drift window exceeds with probability ≈ psiAlpha at this n. */
   psi: { value: number; threshold: number; exceeded: boolean };
-  /** Variance of the privacy noise summed into each cell (0 for raw reports). */
-  noiseVariancePerCell: number;
+  /** The randomized response the reports went through, per ε group: how often a report told its true cell. */
+  privacy: Array<{ epsilon: number; reports: number; keepProbability: number }>;
 }
 
 /** The verdict on one model version's aggregate against its reference profile. */

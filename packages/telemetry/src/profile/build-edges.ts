@@ -7,10 +7,11 @@ import { TelemetryError } from '../errors.js';
  * edge. Tied quantiles collapse into one edge, which makes some cells heavier; the drift tests use
  * the reference counts, not an equal-mass assumption, so that stays correct.
  */
-export function quantileEdges(values: ArrayLike<number>, bins: number, feature: string): number[] {
+export function quantileEdges(values: ArrayLike<number>, bins: number, feature: string, tails: number | false = false): number[] {
   const finite: number[] = [];
   for (let i = 0; i < values.length; i++) {
-    const x = values[i]!;
+    // Devices compare in float32 (their tensors usually are): so does the reference.
+    const x = Math.fround(values[i]!);
     if (x === x) finite.push(x);
   }
   if (finite.length === 0) {
@@ -19,12 +20,17 @@ export function quantileEdges(values: ArrayLike<number>, bins: number, feature: 
   finite.sort((a, b) => a - b);
   const n = finite.length;
   const edges: number[] = [];
-  for (let j = 1; j < bins; j++) {
-    const r = Math.round((j * n) / bins);
+  const levels: number[] = [];
+  for (let j = 1; j < bins; j++) levels.push(j / bins);
+  // Open-ended tail cells: below the `tails` and above the 1 − `tails` quantile, so that a change
+  // in the tails shows in a cell of its own instead of vanishing inside the outer bins.
+  if (tails !== false && tails > 0 && tails < 1 / bins) levels.unshift(tails), levels.push(1 - tails);
+  for (const level of levels) {
+    const r = Math.round(level * n);
     if (r <= 0 || r >= n) continue;
     const lo = finite[r - 1]!;
     const hi = finite[r]!;
-    const edge = lo + (hi - lo) / 2;
+    const edge = Math.fround(lo + (hi - lo) / 2);
     if (Number.isFinite(edge) && (edges.length === 0 || edge > edges[edges.length - 1]!)) edges.push(edge);
   }
   // A constant feature still needs one edge: everything at or above it is "as in the reference".

@@ -7,13 +7,23 @@ describe('ReferenceProfile.fromSamples', () => {
   it('cuts continuous data into equal-mass cells at reference quantiles', () => {
     const rng = seededRng(3);
     const values = Float64Array.from({ length: 10_000 }, () => rng.next() * 100);
-    const profile = ReferenceProfile.fromSamples({ id: 'p', bins: 10, numeric: [{ name: 'x', values }] });
+    const profile = ReferenceProfile.fromSamples({ id: 'p', bins: 10, tails: false, numeric: [{ name: 'x', values }] });
     const [feature] = profile.numeric;
     expect(feature!.edges).toHaveLength(9);
     expect(feature!.cells).toEqual(new Array(10).fill(1000));
     expect(feature!.edges[4]!).toBeGreaterThan(45);
     expect(feature!.edges[4]!).toBeLessThan(55);
     expect(profile.cellCounts()).toEqual([11]);
+  });
+
+  it('by default: 8 equal-mass bins and open-ended tail cells below 1 % and from 99 %', () => {
+    const rng = seededRng(4);
+    const values = Float64Array.from({ length: 10_000 }, () => rng.next() * 100);
+    const [feature] = ReferenceProfile.fromSamples({ id: 'p', numeric: [{ name: 'x', values }] }).numeric;
+    expect(feature!.cells).toEqual([100, 1150, 1250, 1250, 1250, 1250, 1250, 1250, 1150, 100]);
+    expect(feature!.edges[0]!).toBeCloseTo(1, 0);
+    expect(feature!.edges[8]!).toBeCloseTo(99, 0);
+    expect(() => ReferenceProfile.fromSamples({ id: 'p', bins: 8, tails: 0.2, numeric: [{ name: 'x', values }] })).toThrow(/tails must be false or in \(0, 1\/bins\)/);
   });
 
   it('keeps every reference value counted, edges strictly increasing, whatever the data (property)', () => {
@@ -26,7 +36,7 @@ describe('ReferenceProfile.fromSamples', () => {
         fc.pre(xs.some((x) => !Number.isNaN(x)));
         const profile = ReferenceProfile.fromSamples({ id: 'p', bins, numeric: [{ name: 'x', values: xs }] });
         const f = profile.numeric[0]!;
-        expect(f.edges.length).toBeLessThanOrEqual(bins - 1);
+        expect(f.edges.length).toBeLessThanOrEqual(bins + 1); // bins − 1 inner edges + 2 tail edges
         for (let i = 1; i < f.edges.length; i++) expect(f.edges[i]!).toBeGreaterThan(f.edges[i - 1]!);
         expect(f.cells.reduce((a, b) => a + b, 0) + f.nan).toBe(xs.length);
         expect(f.nan).toBe(xs.filter((x) => Number.isNaN(x)).length);

@@ -40,13 +40,19 @@ export interface ReferenceProfileJSON {
 /** Input to {@link ReferenceProfile.fromSamples}. */
 export interface ReferenceSamples {
   id: string;
-  /** Equal-mass cells per numeric feature, underflow and overflow included. Default 10. */
+  /** Equal-mass cells per numeric feature, underflow and overflow included. Default 8. */
   bins?: number;
+  /**
+   * Reference quantile of the open-ended tail cells added below and above the equal-mass bins
+   * (e.g. 0.01: cells below the 1 % and at or above the 99 % quantile); `false` for none. Default 0.01.
+   */
+  tails?: number | false;
   numeric?: Array<{ name: string; role?: FeatureRole; values: ArrayLike<number> }>;
   categorical?: Array<{ name: string; role?: FeatureRole; values: readonly string[]; maxVocabulary?: number }>;
 }
 
-const DEFAULT_BINS = 10;
+const DEFAULT_BINS = 8;
+const DEFAULT_TAILS = 0.01;
 const name = z.string().min(1).max(128);
 const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const role = z.enum(['input', 'output']);
@@ -104,12 +110,16 @@ export class ReferenceProfile {
     if (!Number.isInteger(bins) || bins < 2 || bins > 256) {
       throw new TelemetryError('invalid_argument', `bins must be an integer in [2, 256], got ${bins}`);
     }
+    const tails = samples.tails ?? DEFAULT_TAILS;
+    if (tails !== false && !(tails > 0 && tails < 1 / bins)) {
+      throw new TelemetryError('invalid_argument', `tails must be false or in (0, 1/bins) = (0, ${1 / bins}), got ${tails}`);
+    }
     const numeric = (samples.numeric ?? []).map(({ name, role = 'input', values }) => {
-      const edges = quantileEdges(values, bins, name);
+      const edges = quantileEdges(values, bins, name, tails);
       const cells = new Array<number>(edges.length + 1).fill(0);
       let nan = 0;
       for (let i = 0; i < values.length; i++) {
-        const x = values[i]!;
+        const x = Math.fround(values[i]!);
         if (x !== x) nan += 1;
         else cells[findCell(edges, 0, edges.length, x)]! += 1;
       }
@@ -150,6 +160,8 @@ export class ReferenceProfile {
     }
     for (const f of json.numeric) {
       assertEdges(f.edges, `feature "${f.name}"`, 'invalid_profile');
+      // Devices bin in float32: edges that float32 cannot tell apart would make an empty, untestable cell.
+      assertEdges(f.edges.map(Math.fround), `feature "${f.name}" (as float32: edges closer than float32 precision)`, 'invalid_profile');
       if (f.cells.length !== f.edges.length + 1) {
         throw new TelemetryError('invalid_profile', `feature "${f.name}": ${f.edges.length} edges need ${f.edges.length + 1} cells, got ${f.cells.length}`);
       }

@@ -34,11 +34,23 @@ export class FeatureRecorder {
   #cells: Float64Array;
   #vocabularies: Array<Map<string, number>>;
   #numericCount: number;
+  /** 1 for each profile entry the app declared reportable; others are never counted. */
+  #declared: Uint8Array;
 
-  constructor(profile: ReferenceProfile) {
+  /**
+   * `declared` names the features the app declared reportable (default: every feature of the
+   * profile). A profile entry not declared is never counted, whatever the profile asks for: a server
+   * cannot make a device summarise something the app did not choose to report.
+   */
+  constructor(profile: ReferenceProfile, declared?: readonly string[]) {
     this.profile = profile;
+    const names = [...profile.numeric.map((f) => f.name), ...profile.categorical.map((f) => f.name)];
+    const allowed = declared === undefined ? null : new Set(declared);
+    this.#declared = Uint8Array.from(names, (name) => (allowed === null || allowed.has(name) ? 1 : 0));
     this.#numericCount = profile.numeric.length;
-    this.#edges = Float64Array.from(profile.numeric.flatMap((f) => f.edges));
+    // Edges and values are compared in float32, so a value computed in float32 on one device and in
+    // float64 elsewhere (or in the reference) lands in the same cell.
+    this.#edges = Float64Array.from(profile.numeric.flatMap((f) => f.edges), Math.fround);
     this.#edgeStart = new Int32Array(profile.numeric.length + 1);
     profile.numeric.forEach((f, i) => (this.#edgeStart[i + 1] = this.#edgeStart[i]! + f.edges.length));
     const cellCounts = profile.cellCounts();
@@ -65,7 +77,8 @@ export class FeatureRecorder {
     const cellStart = this.#cellStart;
     const cells = this.#cells;
     for (let f = 0; f < n; f++) {
-      const x = values[f]!;
+      if (this.#declared[f] === 0) continue;
+      const x = Math.fround(values[f]!);
       const from = edgeStart[f]!;
       const to = edgeStart[f + 1]!;
       // NaN cell is last: after underflow, the (to − from − 1) bins and overflow.
@@ -93,7 +106,15 @@ export class FeatureRecorder {
       );
     }
     const entry = this.#numericCount + index;
+    if (this.#declared[entry] === 0) return;
     this.#cells[this.#cellStart[entry]! + (vocabulary.get(value) ?? vocabulary.size)]! += 1;
+  }
+
+  /** Profile entry indexes (numeric, then categorical) that are counted. */
+  declaredEntries(): number[] {
+    const out: number[] = [];
+    this.#declared.forEach((d, i) => d === 1 && out.push(i));
+    return out;
   }
 
   /** The counts so far, copied. */

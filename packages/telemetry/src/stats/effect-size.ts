@@ -60,18 +60,3 @@ export function populationStabilityIndex(reference: readonly number[], observed:
   for (let i = 0; i < p.length; i++) psi += (q[i]! - p[i]!) * Math.log(q[i]! / p[i]!);
   return psi;
 }
-
-/**
- * The scale s with PSI ≈ s·χ²(K − 1) under H0, so that `s · χ²_{K−1}(1 − α)` is a PSI threshold
- * that means the same at every sample size. PSI ≈ Σ (qᵢ − pᵢ)²/pᵢ for small differences, whose
- * expectation is Σ Var(qᵢ − pᵢ)/pᵢ = (K − 1)(1/n + 1/N) + V·(Σ 1/rᵢ − K)/n² with noise of variance V
- * per cell (reference proportions rᵢ): s = 1/n + 1/N + V·(Σ 1/rᵢ − K)/((K − 1)n²).
- */
-export function psiNullScale(reference: readonly number[], observedTotal: number, noiseVariance: number): number {
-  const bigN = reference.reduce((a, b) => a + b, 0);
-  const k = reference.length;
-  let inverseSum = 0;
-  for (const r of reference) if (r > 0) inverseSum += bigN / r;
-  const noiseTerm = k > 1 ? (noiseVariance * Math.max(0, inverseSum - k)) / ((k - 1) * observedTotal * observedTotal) : 0;
-  return 1 / observedTotal + 1 / bigN + noiseTerm;
-}
