@@ -21,7 +21,14 @@ export {
   type ModelFormat,
   type ModelRelease,
 } from './manifest/manifest.js';
-export { manifestRolloutSchema, releaseVariantSchema, type ManifestRollout, type ReleaseVariant } from './manifest/manifest.js';
+export {
+  manifestRolloutSchema,
+  referenceProfileRefSchema,
+  releaseVariantSchema,
+  type ManifestRollout,
+  type ReferenceProfileRef,
+  type ReleaseVariant,
+} from './manifest/manifest.js';
 export * from './rollout/index.js';
 export { deviceRoutes } from './routes.js';
 export {

@@ -28,6 +28,17 @@ export const manifestFileSchema = z.object({
   url: z.string().min(1).max(2048),
 });
 
+/**
+ * The reference profile a release's telemetry summaries are cut on, bound to the release by the
+ * signature: the device fetches it from `url` and uses it only if its bytes hash to `sha256`.
+ */
+export const referenceProfileRefSchema = z.object({
+  id: z.string().min(1).max(256),
+  sha256: sha256Schema,
+  length: z.number().int().positive().max(16 * 1024 * 1024),
+  url: z.string().min(1).max(2048),
+});
+
 /** Another file set of the same version (e.g. fp16 for WebGPU), picked on the device by a variant rule. */
 export const releaseVariantSchema = z.object({
   variant: nameSchema,
@@ -47,6 +58,7 @@ export const manifestRolloutSchema = z.object({
     format: modelFormatSchema,
     files: z.array(manifestFileSchema).min(1).max(64),
     variants: z.array(releaseVariantSchema).max(16).optional(),
+    profile: referenceProfileRefSchema.optional(),
   }),
 });
 
@@ -63,6 +75,8 @@ export const modelReleaseSchema = z.object({
   rules: z.array(variantRuleSchema).max(32).optional(),
   /** Optional: the rollout in progress; devices outside it load the release above (the control). */
   rollout: manifestRolloutSchema.optional(),
+  /** Optional: the reference profile of this release's telemetry summaries. */
+  profile: referenceProfileRefSchema.optional(),
 });
 
 export const manifestSchema = z.object({
@@ -79,12 +93,18 @@ export const manifestSchema = z.object({
   /** After this time the manifest is stale: clients keep running what they have and report it (TUF freeze protection). */
   expires: z.iso.datetime(),
   models: z.record(nameSchema, modelReleaseSchema),
+  /**
+   * The signed telemetry configuration (privacy parameters, period, latency ranges): opaque here,
+   * validated by `@edgeloop/telemetry`'s `parseTelemetryConfig` on both sides.
+   */
+  telemetry: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type ManifestFile = z.infer<typeof manifestFileSchema>;
 export type ModelRelease = z.infer<typeof modelReleaseSchema>;
 export type ReleaseVariant = z.infer<typeof releaseVariantSchema>;
 export type ManifestRollout = z.infer<typeof manifestRolloutSchema>;
+export type ReferenceProfileRef = z.infer<typeof referenceProfileRefSchema>;
 export type Manifest = z.infer<typeof manifestSchema>;
 
 /**

@@ -90,7 +90,7 @@ describe('selectRelease', () => {
         e.rollout!.audience = [{ platforms: ['web'], appVersion: '>=2 <3' }, { locales: ['de'] }];
         const eligible = (d.platform === 'web' && d.appVersion === '2.3.1') || d.locale === 'de-DE';
         const pick = selectRelease(e, id, d);
-        expect(pick.cohort).toEqual({ rollout: 'r1', arm: eligible ? 'candidate' : 'excluded' });
+        expect(pick.cohort).toEqual({ rollout: 'r1', arm: eligible ? 'candidate' : 'excluded', step: 0 });
         expect(pick.release.version).toBe(eligible ? '6.0.0' : '5.0.0');
       }),
     );

@@ -1,4 +1,4 @@
-import type { ManifestFile, ModelFormat, ModelRelease, ReleaseVariant } from '../manifest/manifest.js';
+import type { ManifestFile, ModelFormat, ModelRelease, ReferenceProfileRef, ReleaseVariant } from '../manifest/manifest.js';
 import { inRollout } from './bucket.js';
 import type { Cohort } from './plan.js';
 import { matchesAudience, matchesCondition, type DeviceContext } from './targeting.js';
@@ -19,6 +19,7 @@ interface FileSet {
   format: ModelFormat;
   files: ManifestFile[];
   variants?: ReleaseVariant[] | undefined;
+  profile?: ReferenceProfileRef | undefined;
 }
 
 /**
@@ -37,7 +38,7 @@ export function selectRelease(entry: ModelRelease, installId: string, device: De
       : inRollout(rollout.salt, installId, rollout.percentage)
         ? 'candidate'
         : 'control';
-    cohort = { rollout: rollout.id, arm };
+    cohort = { rollout: rollout.id, arm, step: rollout.step ?? 0 };
     if (arm === 'candidate') chosen = rollout.candidate;
   }
   const variants = chosen.variants ?? [];
@@ -52,6 +53,7 @@ export function selectRelease(entry: ModelRelease, installId: string, device: De
       releaseId: variant?.releaseId ?? chosen.releaseId,
       format: variant?.format ?? chosen.format,
       files: variant?.files ?? chosen.files,
+      ...(chosen.profile !== undefined && { profile: chosen.profile }),
     },
     variant: variant?.variant ?? null,
     cohort,

@@ -15,6 +15,11 @@ export const rolloutPlanFields = {
   percentage: z.number().min(0).max(100),
   /** Who is eligible at all; absent means every device. Others stay on the control release. */
   audience: z.array(conditionSchema).max(32).optional(),
+  /**
+   * Index of the rollout's current step (absent in manifests from before steps were signed: 0).
+   * Devices report it with their arm, so the server can check each step's candidate share.
+   */
+  step: z.number().int().min(0).max(63).optional(),
 };
 
 /** Which side of a rollout a device is on: `excluded` devices are outside the audience. */
@@ -23,4 +28,6 @@ export type RolloutArm = 'candidate' | 'control' | 'excluded';
 export interface Cohort {
   rollout: string;
   arm: RolloutArm;
+  /** The rollout step the device acted under. */
+  step: number;
 }
