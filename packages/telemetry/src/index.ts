@@ -85,6 +85,7 @@ export {
   type RrFieldName,
   type SumStatJSON,
 } from './aggregate/release-cell.js';
+export { errorKindShares, estimateCell, rrEstimate, sumEstimate, unitsToMs, type CellEstimates, type Estimate } from './aggregate/estimates.js';
 export { analyzeDrift } from './drift/analyze-drift.js';
 export type { DriftOptions, FeatureDrift, FeatureVerdict, VersionDrift, VersionVerdict } from './drift/drift-types.js';
 export { benjaminiHochberg, type BenjaminiHochbergResult } from './stats/benjamini-hochberg.js';
