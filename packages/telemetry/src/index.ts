@@ -43,6 +43,7 @@ export {
   type HealthMechanism,
   type LaplaceField,
   type LatencyRange,
+  type LatencyRanges,
   type RrField,
   type TelemetryConfig,
 } from './config/telemetry-config.js';
@@ -103,3 +104,30 @@ export {
   regularizedGammaP,
   regularizedGammaQ,
 } from './stats/special-functions.js';
+export { alwaysValidPValue, confidenceSequence, type ConfidenceInterval } from './stats/confidence-sequence.js';
+export { normalSurvival } from './stats/special-functions.js';
+export {
+  DEFAULT_GATE_POLICY,
+  defaultGateMetrics,
+  gateMetricPolicySchema,
+  gatePolicySchema,
+  isLatency,
+  marginOf,
+  parseGatePolicy,
+  type GateMetric,
+  type GateMetricPolicy,
+  type GatePolicy,
+  type GatePolicyInput,
+} from './gate/gate-policy.js';
+export { mergeBackends, metricEstimate, outputEstimate, outputScores, type ArmCells } from './gate/arm-estimates.js';
+export {
+  decide,
+  type ArmFigure,
+  type Comparison,
+  type ComparisonVerdict,
+  type GateDecision,
+  type GateInput,
+  type GateOutcome,
+  type GateRule,
+  type SampleRatio,
+} from './gate/decide.js';

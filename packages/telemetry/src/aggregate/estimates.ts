@@ -89,6 +89,11 @@ export function unitsToMs(units: number): number {
   return 2 ** (units / LATENCY_UNITS_PER_OCTAVE);
 }
 
+/** An {@link Estimate} from n, Σx and Σx² of per-report values. */
+export function estimateFromMoments(n: number, sum: number, sumSq: number): Estimate {
+  return moments(n, sum, sumSq);
+}
+
 function moments(n: number, sum: number, sumSq: number): Estimate {
   if (n === 0) return EMPTY;
   const mean = sum / n;

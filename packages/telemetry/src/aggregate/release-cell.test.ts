@@ -4,7 +4,7 @@ import { defaultTelemetryConfig } from '../config/telemetry-config.js';
 import type { ReportEntry } from '../report/report.js';
 import { ReleaseCell } from './release-cell.js';
 
-const config = defaultTelemetryConfig('tc_1', { counters: { retries: { clip: 5, epsilon: 0.5 } }, latency: { vad: { wasm: { center: 40, halfRange: 16 } } } });
+const config = defaultTelemetryConfig('tc_1', { counters: { retries: { clip: 5, epsilon: 0.5 } }, latency: { vad: { wasm: { latencyP50: { center: 40, halfRange: 16 }, latencyP95: { center: 40, halfRange: 16 } } } } });
 const entryArb: fc.Arbitrary<{ entry: ReportEntry; entries: number }> = fc.record({
   entries: fc.integer({ min: 1, max: 4 }),
   entry: fc.record({
@@ -50,7 +50,8 @@ describe('ReleaseCell', () => {
     const base = { model: 'vad', version: '1', backend: 'wasm', counters: { retries: 1 } };
     const health: ReportEntry['health'] = { errored: 1, errorKind: 2, latencyP50: 16, latencyP95: 20, reverted: 0, fellBack: 0, inferences: 94_906_267 };
     const cell = new ReleaseCell().add({ ...base, health }, config, 1).add({ ...base, health }, config, 2);
-    expect(cell.rrGroups('errored')).toEqual([{ epsilon: 0.3, n: 1, ones: 1 }, { epsilon: 0.6, n: 1, ones: 1 }]);
+    const e = config.health.errored.epsilon;
+    expect(cell.rrGroups('errored')).toEqual([{ epsilon: e / 2, n: 1, ones: 1 }, { epsilon: e, n: 1, ones: 1 }]);
     const p95 = cell.sumStat('latencyP95')!;
     expect(p95.sum).toBe(2 * (20 + 40 - 16));
     const inferences = cell.sumStat('inferences')!;

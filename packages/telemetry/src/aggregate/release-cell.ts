@@ -79,10 +79,10 @@ export class ReleaseCell {
     if (kinds === undefined) this.#errorKind.set(kindKey, (kinds = []));
     while (kinds.length <= entry.health.errorKind) kinds.push(0);
     kinds[entry.health.errorKind]! += 1;
-    const range = latencyRange(config, entry.model, entry.backend);
-    const low = range.center - range.halfRange;
-    addStat(this.#laplace.get('latencyP50')!, entry.health.latencyP50 + low, eps(config.health.latencyP50.epsilon), 2 * range.halfRange);
-    addStat(this.#laplace.get('latencyP95')!, entry.health.latencyP95 + low, eps(config.health.latencyP95.epsilon), 2 * range.halfRange);
+    for (const field of ['latencyP50', 'latencyP95'] as const) {
+      const range = latencyRange(config, entry.model, entry.backend, field);
+      addStat(this.#laplace.get(field)!, entry.health[field] + range.center - range.halfRange, eps(config.health[field].epsilon), 2 * range.halfRange);
+    }
     addStat(this.#laplace.get('inferences')!, entry.health.inferences, eps(config.health.inferences.epsilon), 100);
     for (const [name, value] of Object.entries(entry.counters ?? {})) {
       const spec = config.counters[name];

@@ -20,9 +20,9 @@ describe('telemetry config and accountant', () => {
   });
 
   it('falls back to a wide latency range for a model or backend the config does not name', () => {
-    const config = defaultTelemetryConfig('tc_3', { latency: { vad: { wasm: { center: 10, halfRange: 16 } } } });
-    expect(latencyRange(config, 'vad', 'wasm')).toEqual({ center: 10, halfRange: 16 });
-    expect(latencyRange(config, 'vad', 'webgpu')).toEqual(DEFAULT_LATENCY_RANGE);
+    const config = defaultTelemetryConfig('tc_3', { latency: { vad: { wasm: { latencyP50: { center: 10, halfRange: 16 }, latencyP95: { center: 10, halfRange: 16 } } } } });
+    expect(latencyRange(config, 'vad', 'wasm', 'latencyP95')).toEqual({ center: 10, halfRange: 16 });
+    expect(latencyRange(config, 'vad', 'webgpu', 'latencyP50')).toEqual(DEFAULT_LATENCY_RANGE);
   });
 
   it('refuses a config with unknown fields, bad ε or names, naming each', () => {

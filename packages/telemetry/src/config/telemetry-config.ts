@@ -37,10 +37,16 @@ export const LATENCY_UNITS_PER_OCTAVE = 8;
 /** `inferences` is clipped to this many per entry and period. */
 export const INFERENCES_CLIP = 100;
 
-/** Where latency values of one (model, backend) are clipped: [center − halfRange, center + halfRange] in latency units. */
+/** Where one latency field of one (model, backend) is clipped: [center − halfRange, center + halfRange] in latency units. */
 export interface LatencyRange {
   center: number;
   halfRange: number;
+}
+
+/** The clip ranges of a (model, backend): p50 and p95 are centred apart (a device's p95 sits well above its p50). */
+export interface LatencyRanges {
+  latencyP50: LatencyRange;
+  latencyP95: LatencyRange;
 }
 
 /** Used for a (model, backend) the config does not name: 16 ms ± 8 octaves (0.06 ms … 4 s). */
@@ -58,7 +64,7 @@ export interface TelemetryConfig {
   health: Record<HealthField, { epsilon: number }>;
   drift: { epsilon: number };
   /** Per model, per backend; absent pairs use {@link DEFAULT_LATENCY_RANGE}. */
-  latency: Record<string, Record<string, LatencyRange>>;
+  latency: Record<string, Record<string, LatencyRanges>>;
   /** App-defined counters the server accepts: clipped to [0, clip] per entry and period, then noised. */
   counters: Record<string, { clip: number; epsilon: number }>;
 }
@@ -89,20 +95,20 @@ export const telemetryConfigSchema = z.strictObject({
     inferences: z.strictObject({ epsilon }),
   }),
   drift: z.strictObject({ epsilon }),
-  latency: z.record(name, z.record(z.string().min(1).max(32), rangeSchema)),
+  latency: z.record(name, z.record(z.string().min(1).max(32), z.strictObject({ latencyP50: rangeSchema, latencyP95: rangeSchema }))),
   counters: z.record(counterName, z.strictObject({ clip: z.number().int().min(1).max(1_000_000), epsilon })).refine((c) => Object.keys(c).length <= 16, 'at most 16 counters'),
 });
 
 /** Default ε per health field (per entry, before the split over a report's entries): 3 in all. */
 export const DEFAULT_HEALTH_EPSILON: Readonly<Record<HealthField, number>> = Object.freeze({
-  errored: 0.6,
-  errorKind: 0.2,
-  latencyP50: 0.4,
-  latencyP95: 1,
-  reverted: 0.3,
-  fellBack: 0.3,
-  inferences: 0.2,
-});
+  errored: 1.9,
+  errorKind: 0.02,
+  latencyP50: 0.08,
+  latencyP95: 0.8,
+  reverted: 0.09,
+  fellBack: 0.09,
+  inferences: 0.02,
+})
 
 /** Default ε of the drift summary (one value of one feature), per entry before the split: 5. */
 export const DEFAULT_DRIFT_EPSILON = 5;
@@ -136,15 +142,15 @@ export function parseTelemetryConfig(value: unknown): TelemetryConfig {
   return result.data as TelemetryConfig;
 }
 
-/** The latency clip range of (model, backend) under `config`. */
-export function latencyRange(config: TelemetryConfig, model: string, backend: string): LatencyRange {
-  return config.latency[model]?.[backend] ?? DEFAULT_LATENCY_RANGE;
+/** The clip range of a latency field of (model, backend) under `config`. */
+export function latencyRange(config: TelemetryConfig, model: string, backend: string, field: 'latencyP50' | 'latencyP95'): LatencyRange {
+  return config.latency[model]?.[backend]?.[field] ?? DEFAULT_LATENCY_RANGE;
 }
 
 /** Clip (Δ) of a Laplace health field. */
 export function laplaceClip(config: TelemetryConfig, field: LaplaceField, model: string, backend: string): number {
   if (field === 'inferences') return INFERENCES_CLIP;
-  return 2 * latencyRange(config, model, backend).halfRange;
+  return 2 * latencyRange(config, model, backend, field).halfRange;
 }
 
 export type LaplaceField = 'latencyP50' | 'latencyP95' | 'inferences';

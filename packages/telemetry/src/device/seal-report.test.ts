@@ -8,7 +8,7 @@ import { admitReport } from '../report/admit-report.js';
 import { parseReport } from '../report/report.js';
 import { dominantErrorKind, healthTruth, latencyUnits, sealReport } from './seal-report.js';
 
-const config = defaultTelemetryConfig('tc_1', { latency: { vad: { wasm: { center: 0, halfRange: 16 } } } });
+const config = defaultTelemetryConfig('tc_1', { latency: { vad: { wasm: { latencyP50: { center: 0, halfRange: 16 }, latencyP95: { center: 0, halfRange: 16 } } } } });
 
 function entry(patch: Partial<EntryAccumulatorJSON> = {}, latencies: number[] = [1, 1, 2, 4]): EntryAccumulatorJSON {
   const e = emptyEntry({ model: 'vad', version: '5.0.0', backend: 'wasm', cohort: null });
@@ -27,7 +27,7 @@ describe('sealReport', () => {
     expect(Object.keys(report.models[0]!.health).sort()).toEqual(['errorKind', 'errored', 'fellBack', 'inferences', 'latencyP50', 'latencyP95', 'reverted']);
     const admitted = admitReport(report, {
       config,
-      now: 8 * config.periodMs + 1000,
+      now: 7 * 3_600_000 + config.periodMs + 1000, // period 7 is the hour the period started
       isPublished: () => true,
       profileOf: () => ({ id: 'p1', cellCounts: [3, 4] }),
       rolloutOf: () => null,
@@ -35,23 +35,34 @@ describe('sealReport', () => {
     expect(admitted.ignoredSummaries).toBe(0);
   });
 
-  it('splits ε over entries, keeps the busiest maxEntries, and marks a revert on every entry of the model', () => {
-    const entries = [0, 1, 2, 3, 4].map((i) => entry({ backend: `b${i}`, attempts: 10 + i, reverted: i === 4 }));
+  it('keeps one entry per model — the latest — with the model’s revert and fallback flags', () => {
+    const a = entry({ version: '5.0.0', lastUsed: 1000, attempts: 40, fellBack: true });
+    const b = entry({ version: '6.0.0', lastUsed: 2000, attempts: 5, cohort: { rollout: 'ro_1', arm: 'candidate', step: 0 } });
+    const sealed = sealReport({ app: 'demo', period: 7, config: { ...config, health: { ...config.health, fellBack: { epsilon: 60 } } }, entries: [a, b], reportId: 'x', rng: seededRng(3) })!;
+    expect(sealed.droppedEntries).toBe(1);
+    expect(sealed.report.models).toHaveLength(1);
+    expect(sealed.report.models[0]).toMatchObject({ version: '6.0.0', cohort: { arm: 'candidate' } });
+    expect(sealed.report.models[0]!.health.fellBack).toBe(1); // ε = 60: the true flag, from the superseded entry
+    // A whole day's ε for the one entry (3 with the fallback field's ε replaced by 60): no halving because the release changed.
+    expect(sealed.report.epsilon).toBeCloseTo(3 - config.health.fellBack.epsilon + 60, 9);
+  });
+
+  it('splits ε over models, keeps the busiest maxEntries models, and marks a revert', () => {
+    const entries = [0, 1, 2, 3, 4].map((i) => entry({ model: `m${i}`, attempts: 10 + i, reverted: i === 4 }));
     const sealed = sealReport({ app: 'demo', period: 7, config, entries, reportId: 'x', rng: seededRng(2) })!;
     expect(sealed.droppedEntries).toBe(1);
-    expect(sealed.report.models.map((m) => m.backend)).toEqual(['b4', 'b3', 'b2', 'b1']);
+    expect(sealed.report.models.map((m) => m.model)).toEqual(['m4', 'm3', 'm2', 'm1']);
     // No summaries: health only, 3 per entry, whatever the number of entries.
     expect(sealed.report.epsilon).toBe(3);
-    // With ε_f / 4 per field the reverted bit is kept with e^(0.075)/(1+e^(0.075)) — check the flag reached all
-    // four entries by sealing many times and counting ones.
+    // With ε_f / 4 per field the reverted bit of m4 is kept with e^(ε/4)/(1+e^(ε/4)).
     let ones = 0;
     const trials = 4000;
     for (let t = 0; t < trials; t++) {
       const r = sealReport({ app: 'demo', period: 7, config, entries, reportId: 'x', rng: seededRng(100 + t) })!;
-      ones += r.report.models.reduce((a, m) => a + m.health.reverted, 0);
+      ones += r.report.models[0]!.health.reverted;
     }
     const p = rrKeepProbability(config.health.reverted.epsilon / 4);
-    expect(Math.abs(ones / (4 * trials) - p)).toBeLessThan(0.015);
+    expect(Math.abs(ones / trials - p)).toBeLessThan(0.025);
   });
 
   it('never sends the exact values: a period sealed twice gives different numbers, centred on the truth', () => {

@@ -14,7 +14,7 @@ import { REPORT_SCHEMA_VERSION, type ReportEntry, type TelemetryReport } from '.
 
 export interface SealInput {
   app: string;
-  /** The period the counts belong to. */
+  /** When the period started, in whole hours since the epoch (the report's `period`). */
   period: number;
   config: TelemetryConfig;
   /** The period's raw counts, one per entry key. */
@@ -41,10 +41,14 @@ export interface HealthTruth {
 }
 
 /**
- * Turns one period's raw counts into the report that leaves the device: at most `maxEntries`
- * entries (those with the most inference attempts), every field privatized with ε_f / E
- * (config/accountant.ts), one noised value of one app-declared feature per entry. Returns null when
- * nothing happened in the period. Pure apart from `rng`: storage and the budget are the caller's.
+ * Turns one period's raw counts into the report that leaves the device: one entry per model — the
+ * version and backend the device ran last, under its latest rollout assignment (earlier versions or
+ * backends of the period are superseded and dropped, so a release switch or a backend fallback does
+ * not halve the ε of the day's entry); at most `maxEntries` models (those with the most inference
+ * attempts); every field privatized with ε_f / E (config/accountant.ts); one noised value of one
+ * app-declared feature per entry. Revert and fallback flags are kept from every entry of the model.
+ * Returns null when nothing happened in the period. Pure apart from `rng`: storage and the budget
+ * are the caller's.
  *
  * @example
  * const sealed = sealReport({ app, period, config, entries, reportId: crypto.randomUUID(), rng: cryptoRng() });
@@ -54,13 +58,21 @@ export function sealReport(input: SealInput): { report: TelemetryReport; dropped
   const { config, rng } = input;
   const active = input.entries.filter((e) => e.attempts > 0 || e.reverted || e.fellBack);
   if (active.length === 0) return null;
-  const kept = [...active].sort((a, b) => b.attempts - a.attempts).slice(0, config.maxEntries);
-  const revertedModels = new Set(active.filter((e) => e.reverted).map((e) => e.model));
+  const latest = new Map<string, EntryAccumulatorJSON>();
+  const reverted = new Set<string>();
+  const fellBack = new Set<string>();
+  for (const e of active) {
+    if (e.reverted) reverted.add(e.model);
+    if (e.fellBack) fellBack.add(e.model);
+    const best = latest.get(e.model);
+    if (best === undefined || e.lastUsed > best.lastUsed || (e.lastUsed === best.lastUsed && e.attempts > best.attempts)) latest.set(e.model, e);
+  }
+  const kept = [...latest.values()].sort((a, b) => b.attempts - a.attempts).slice(0, config.maxEntries);
   const entries = kept.length;
   const models: ReportEntry[] = kept.map((entry) => {
-    const truth = healthTruth(entry, config, revertedModels.has(entry.model));
+    const truth = healthTruth({ ...entry, fellBack: fellBack.has(entry.model) }, config, reverted.has(entry.model));
     const eps = (field: keyof TelemetryConfig['health']) => fieldEpsilon(config.health[field].epsilon, entries);
-    const latencyClip = 2 * latencyRange(config, entry.model, entry.backend).halfRange;
+    const clip = (field: 'latencyP50' | 'latencyP95') => 2 * latencyRange(config, entry.model, entry.backend, field).halfRange;
     const noised: ReportEntry = {
       model: entry.model,
       version: entry.version,
@@ -69,8 +81,8 @@ export function sealReport(input: SealInput): { report: TelemetryReport; dropped
       health: {
         errored: randomizedResponseBit(truth.errored, eps('errored'), rng),
         errorKind: kRandomizedResponse(truth.errorKind, ERROR_KINDS.length, eps('errorKind'), rng),
-        latencyP50: clippedLaplace(truth.latencyP50, latencyClip, eps('latencyP50'), rng),
-        latencyP95: clippedLaplace(truth.latencyP95, latencyClip, eps('latencyP95'), rng),
+        latencyP50: clippedLaplace(truth.latencyP50, clip('latencyP50'), eps('latencyP50'), rng),
+        latencyP95: clippedLaplace(truth.latencyP95, clip('latencyP95'), eps('latencyP95'), rng),
         reverted: randomizedResponseBit(truth.reverted, eps('reverted'), rng),
         fellBack: randomizedResponseBit(truth.fellBack, eps('fellBack'), rng),
         inferences: clippedLaplace(truth.inferences, INFERENCES_CLIP, eps('inferences'), rng),
@@ -102,13 +114,12 @@ export function sealReport(input: SealInput): { report: TelemetryReport; dropped
 
 /** The exact per-period values the health fields privatize (see docs/telemetry-privacy.md). */
 export function healthTruth(entry: EntryAccumulatorJSON, config: TelemetryConfig, reverted = entry.reverted): HealthTruth {
-  const range = latencyRange(config, entry.model, entry.backend);
   const latency = LatencyHistogram.fromJSON(entry.latency);
   return {
     errored: Object.values(entry.errors).some((n) => n > 0) ? 1 : 0,
     errorKind: dominantErrorKind(entry.errors),
-    latencyP50: latencyUnits(latency.quantile(0.5), range),
-    latencyP95: latencyUnits(latency.quantile(0.95), range),
+    latencyP50: latencyUnits(latency.quantile(0.5), latencyRange(config, entry.model, entry.backend, 'latencyP50')),
+    latencyP95: latencyUnits(latency.quantile(0.95), latencyRange(config, entry.model, entry.backend, 'latencyP95')),
     reverted: reverted ? 1 : 0,
     fellBack: entry.fellBack ? 1 : 0,
     inferences: Math.min(entry.successes, INFERENCES_CLIP),

@@ -36,21 +36,21 @@ export function emptyBudgetRecord(): DeviceBudgetRecord {
 }
 
 /**
- * Decides whether sealing `period` (of length `periodMs`) at time `now` may spend `epsilon`, and
- * returns the record to store if so. Pure: the caller persists `record` atomically with the report.
+ * Decides whether sealing the period that started at `start` (ms since epoch) and lasts `periodMs`
+ * may spend `epsilon` at time `now`, and returns the record to store if so. Pure: the caller
+ * persists `record` atomically with the report.
  */
 export function chargeBudget(
   stored: DeviceBudgetRecord | undefined,
-  request: { now: number; period: number; periodMs: number; epsilon: number; epsilonPerDay: number },
+  request: { now: number; start: number; periodMs: number; epsilon: number; epsilonPerDay: number },
 ): BudgetCharge {
-  const { now, period, periodMs, epsilon, epsilonPerDay } = request;
+  const { now, start, periodMs, epsilon, epsilonPerDay } = request;
   if (!(epsilon >= 0) || !Number.isFinite(epsilon)) throw new TelemetryError('invalid_argument', `epsilon must be a finite number ≥ 0, got ${epsilon}`);
   if (!(epsilonPerDay > 0) || !Number.isFinite(epsilonPerDay)) throw new TelemetryError('invalid_argument', `epsilonPerDay must be a finite number > 0, got ${epsilonPerDay}`);
   const record = stored === undefined ? emptyBudgetRecord() : checkRecord(stored);
-  if (!Number.isSafeInteger(period) || period < 0 || !Number.isSafeInteger(periodMs) || periodMs <= 0) {
-    throw new TelemetryError('invalid_argument', `period and periodMs must be integers ≥ 0 and > 0, got ${period} and ${periodMs}`);
+  if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(periodMs) || periodMs <= 0) {
+    throw new TelemetryError('invalid_argument', `start and periodMs must be integers ≥ 0 and > 0, got ${start} and ${periodMs}`);
   }
-  const start = period * periodMs;
   const day = Math.floor(start / DAY_MS);
   const limit = Math.floor(epsilonPerDay * MICROS);
   const spentToday = day === record.day ? record.spentMicros : 0;

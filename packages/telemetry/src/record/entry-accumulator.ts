@@ -9,7 +9,13 @@ export interface ReportCohort {
   step: number;
 }
 
-/** Identifies one entry of a period: what the device ran and under which rollout assignment. */
+/**
+ * One entry of a period: what the device ran (model, version, backend) and the rollout assignment it
+ * ran it under. The key is (model, version, backend): the cohort is the latest assignment seen in the
+ * period, so a step change or the start of a rollout does not split a device's day into two entries
+ * (each entry of a report gets 1/E of its ε). A device that moves to the candidate has two entries
+ * that day anyway: the versions differ.
+ */
 export interface EntryKey {
   model: string;
   version: string;
@@ -23,6 +29,8 @@ export interface EntryKey {
  * keep a period's counts in storage across reloads, and mergeable (two tabs add into one).
  */
 export interface EntryAccumulatorJSON extends EntryKey {
+  /** When the entry last recorded anything (ms since epoch): sealing keeps each model's latest entry. */
+  lastUsed: number;
   /** Inference calls that reached the engine. */
   attempts: number;
   /** Of those, the ones that returned outputs. */
@@ -50,10 +58,9 @@ export interface FeatureCounts {
   cells: number[][];
 }
 
-/** A stable string for an {@link EntryKey}, for maps and storage keys. */
-export function entryKeyString(key: EntryKey): string {
-  const cohort = key.cohort === null ? '' : `${key.cohort.rollout}:${key.cohort.arm}:${key.cohort.step}`;
-  return `${key.model}\u0000${key.version}\u0000${key.backend}\u0000${cohort}`;
+/** A stable string for an entry's key (model, version, backend), for maps and storage keys. */
+export function entryKeyString(key: Pick<EntryKey, 'model' | 'version' | 'backend'>): string {
+  return `${key.model}\u0000${key.version}\u0000${key.backend}`;
 }
 
 /** An entry with nothing recorded yet. */
@@ -63,6 +70,7 @@ export function emptyEntry(key: EntryKey): EntryAccumulatorJSON {
     version: key.version,
     backend: key.backend,
     cohort: key.cohort === null ? null : { ...key.cohort },
+    lastUsed: 0,
     attempts: 0,
     successes: 0,
     errors: {},
@@ -75,14 +83,17 @@ export function emptyEntry(key: EntryKey): EntryAccumulatorJSON {
 }
 
 /**
- * Adds `delta` into `target` (same key), in place, and returns `target`. Counts add, flags OR, the
- * latency histograms merge exactly. Feature counts cut on different profiles cannot be added: the
- * newer profile's counts (delta's) replace the older ones.
+ * Adds `delta` (newer) into `target` (same key), in place, and returns `target`. Counts add, flags
+ * OR, the latency histograms merge exactly, the cohort becomes delta's when it has one (the latest
+ * assignment). Feature counts cut on different profiles cannot be added: the newer profile's counts
+ * (delta's) replace the older ones.
  */
 export function mergeEntry(target: EntryAccumulatorJSON, delta: EntryAccumulatorJSON): EntryAccumulatorJSON {
   if (entryKeyString(target) !== entryKeyString(delta)) {
     throw new TelemetryError('incompatible_merge', 'cannot merge counts of two different entries');
   }
+  if (delta.cohort !== null) target.cohort = { ...delta.cohort };
+  target.lastUsed = Math.max(target.lastUsed, delta.lastUsed);
   target.attempts += delta.attempts;
   target.successes += delta.successes;
   addCounts(target.errors, delta.errors);
@@ -108,6 +119,7 @@ export function checkEntry(value: EntryAccumulatorJSON): EntryAccumulatorJSON {
   const bad = (why: string) => new TelemetryError('storage_failed', `stored telemetry counts are corrupted (${why}); they were not sent`);
   const isCount = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
   if (!isCount(value.attempts) || !isCount(value.successes) || value.successes > value.attempts) throw bad('attempts/successes');
+  if (!isCount(value.lastUsed)) throw bad('lastUsed');
   for (const counts of [value.errors, value.counters]) {
     if (typeof counts !== 'object' || counts === null || !Object.values(counts).every(isCount)) throw bad('counts');
   }

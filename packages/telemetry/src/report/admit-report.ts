@@ -23,6 +23,8 @@ export interface Admission {
   ignoredSummaries: number;
 }
 
+const HOUR = 3_600_000;
+
 /** Reports may describe periods up to this long ago (or two periods, if longer): report ids are remembered that long. */
 export const MAX_REPORT_AGE_MS = 48 * 3_600_000;
 
@@ -46,10 +48,11 @@ export function admitReport(report: TelemetryReport, context: AdmissionContext):
   if (roundEpsilon(report.epsilon) !== expected) {
     fail('epsilon', `config ${config.id} gives this report ε = ${expected}, but it declares ${report.epsilon}; privacy parameters come from the signed config only`);
   }
-  const start = report.period * config.periodMs;
+  // `period` is the hour the period started; it must have ended (give a clock an hour of skew) and be recent.
+  const start = report.period * HOUR;
   const oldest = context.now - Math.max(MAX_REPORT_AGE_MS, 2 * config.periodMs) - config.periodMs;
-  if (start < oldest) fail('period', `period ${report.period} is too old: reports older than ${MAX_REPORT_AGE_MS / 3_600_000} h are refused`);
-  if (start > context.now + config.periodMs) fail('period', `period ${report.period} lies in the future; check the device clock`);
+  if (start < oldest) fail('period', `a period starting at hour ${report.period} is too old: reports more than ${MAX_REPORT_AGE_MS / HOUR} h after their period are refused`);
+  if (start + config.periodMs > context.now + HOUR) fail('period', `a period starting at hour ${report.period} has not ended yet by the server's clock; check the device clock`);
 
   const entries = report.models.length;
   let ignoredSummaries = 0;
@@ -65,9 +68,9 @@ export function admitReport(report: TelemetryReport, context: AdmissionContext):
     }
     const h = entry.health;
     if (h.errorKind >= ERROR_KINDS.length) fail(`${at}.health.errorKind`, `must be an index below ${ERROR_KINDS.length}`);
-    const latencyClip = 2 * latencyRange(config, entry.model, entry.backend).halfRange;
-    inRange(`${at}.health.latencyP50`, h.latencyP50, latencyClip, config.health.latencyP50.epsilon / entries);
-    inRange(`${at}.health.latencyP95`, h.latencyP95, latencyClip, config.health.latencyP95.epsilon / entries);
+    for (const field of ['latencyP50', 'latencyP95'] as const) {
+      inRange(`${at}.health.${field}`, h[field], 2 * latencyRange(config, entry.model, entry.backend, field).halfRange, config.health[field].epsilon / entries);
+    }
     inRange(`${at}.health.inferences`, h.inferences, INFERENCES_CLIP, config.health.inferences.epsilon / entries);
     const counters = entry.counters ?? {};
     const names = Object.keys(config.counters);

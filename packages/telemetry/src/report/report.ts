@@ -46,7 +46,10 @@ export const telemetryReportSchema = z.strictObject({
   /** Random per report: lets the server drop a replayed report. Never tied to a device. */
   reportId: z.uuid(),
   app: name,
-  /** Index of the accounting period the report covers (time / periodMs, floored). */
+  /**
+   * When the accounting period the report covers started, in whole hours since the epoch. A period
+   * lasts the config's `periodMs`; a device starts a new one when its release of a model changes.
+   */
   period: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   /** Id of the signed telemetry config the report was privatized under. */
   config: z.string().regex(/^tc_[0-9a-z]{1,40}$/),

@@ -121,3 +121,10 @@ export function kolmogorovSurvival(lambda: number): number {
   }
   return Math.min(1, Math.max(0, 2 * sum));
 }
+
+/** P(Z > z) for a standard normal Z, through Z² ~ χ²(1): P(|Z| > z) = Q(½, z²/2). */
+export function normalSurvival(z: number): number {
+  if (Number.isNaN(z)) return Number.NaN;
+  const tail = 0.5 * regularizedGammaQ(0.5, (z * z) / 2);
+  return z >= 0 ? tail : 1 - tail;
+}
