@@ -1,84 +1,143 @@
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { PrivacyBudgetRecord } from '@edgeloop/telemetry';
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
+import { emptyBudgetRecord, type DeviceBudgetRecord, type EntryAccumulatorJSON } from '@edgeloop/telemetry';
 import { RuntimeError } from '../errors.js';
-import type { QueuedReport, TelemetryStorage } from './telemetry-storage.js';
+import { accumulatorKey } from './state/merge-deltas.js';
+import { assertSynchronous, type QueuedReport, type TelemetryState, type TelemetryStorage } from './telemetry-storage.js';
 
 /** The telemetry IndexedDB schema, apart from the model cache so neither migration touches the other. */
 export interface TelemetryDB extends DBSchema {
-  /** Sealed reports per app, oldest first by `seq`. */
+  /** Sealed reports of every app, oldest first by `seq`. */
   reports: { key: number; value: QueuedReport & { app: string; seq?: number }; indexes: { byApp: string; byReportId: string } };
   /** One privacy budget record per app. */
-  budget: { key: string; value: PrivacyBudgetRecord & { app: string } };
+  budgets: { key: string; value: DeviceBudgetRecord & { app: string } };
+  /** Raw counts of periods not sealed yet, one record per (app, stretch of time, entry key). */
+  accumulators: { key: string; value: { id: string; app: string; start: number; end: number; entry: EntryAccumulatorJSON }; indexes: { byApp: string } };
+  /** `sealFloor`: periods starting before it are never sealed (the time of the upgrade from version 1). */
+  meta: { key: string; value: number };
 }
 
-export const TELEMETRY_DB_VERSION = 1;
+export const TELEMETRY_DB_VERSION = 2;
+
+const STORES = ['reports', 'budgets', 'accumulators', 'meta'] as const;
+type Tx = IDBPTransaction<TelemetryDB, typeof STORES, 'readwrite' | 'readonly'>;
+
+export interface IndexedDbTelemetryStorageOptions {
+  /** Database name; default `edgeloop-telemetry`. */
+  name?: string;
+  /** Clock used to date an upgrade from version 1; for tests. */
+  now?: () => number;
+}
 
 /**
- * Telemetry storage in IndexedDB (database `edgeloop-telemetry` by default), shared by the app's
- * tabs: each report is its own record, so two tabs never overwrite each other's queue.
+ * Telemetry storage in IndexedDB (database `edgeloop-telemetry`), shared by every tab and worker of
+ * the origin. Each {@link TelemetryStorage.transact} is ONE readwrite transaction over all four
+ * stores; IndexedDB runs overlapping readwrite transactions one after another across the whole
+ * origin, so two tabs sealing at once seal a period once. Inside the transaction nothing is awaited
+ * but its own requests (sealing draws its randomness from `crypto.getRandomValues`, synchronously).
+ *
+ * Upgrading from version 1 (event-level budget, schema-2 reports): the old budget and queued
+ * reports are deleted, and the upgrade time becomes a floor — no period that started before it is
+ * ever sealed, so what the old code already sent about today is never added to by the new code.
  */
-export function indexedDbTelemetryStorage(options: { app: string; name?: string }): TelemetryStorage {
-  const { app } = options;
+export function indexedDbTelemetryStorage(options: IndexedDbTelemetryStorageOptions = {}): TelemetryStorage {
+  const now = options.now ?? Date.now;
   let db: Promise<IDBPDatabase<TelemetryDB>> | undefined;
   const open = () =>
     (db ??= openDB<TelemetryDB>(options.name ?? 'edgeloop-telemetry', TELEMETRY_DB_VERSION, {
-      upgrade(database, oldVersion) {
+      upgrade(database, oldVersion, _newVersion, transaction) {
         if (oldVersion < 1) {
           const reports = database.createObjectStore('reports', { keyPath: 'seq', autoIncrement: true });
           reports.createIndex('byApp', 'app');
           reports.createIndex('byReportId', 'reportId', { unique: true });
-          database.createObjectStore('budget', { keyPath: 'app' });
+        }
+        if (oldVersion < 2) {
+          if (oldVersion >= 1) {
+            // Version 1 kept an event-level budget per window and schema-2 reports with exact counts:
+            // neither means anything now, and the server refuses schema 2.
+            (database as unknown as IDBPDatabase).deleteObjectStore('budget');
+            void transaction.objectStore('reports').clear();
+          }
+          database.createObjectStore('budgets', { keyPath: 'app' });
+          database.createObjectStore('accumulators', { keyPath: 'id' }).createIndex('byApp', 'app');
+          const meta = database.createObjectStore('meta');
+          if (oldVersion >= 1) void meta.put(now(), 'sealFloor');
         }
       },
     }));
   const failed = (what: string) => (error: unknown) => {
+    if (error instanceof RuntimeError) throw error;
     throw new RuntimeError('storage', `telemetry storage could not ${what}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
   };
 
   return {
-    async enqueue(report, maxReports) {
+    async transact(app, change) {
       const database = await open().catch(failed('open'));
-      const tx = database.transaction('reports', 'readwrite');
-      await tx.store.add({ ...report, app });
-      const keys = await tx.store.index('byApp').getAllKeys(app);
-      const dropped: string[] = [];
-      for (const key of keys.slice(0, Math.max(0, keys.length - maxReports))) {
-        const old = await tx.store.get(key);
-        if (old) dropped.push(old.reportId);
-        await tx.store.delete(key);
+      const tx = database.transaction(STORES, 'readwrite');
+      try {
+        const { state, reportSeq, accumulatorIds } = await readState(tx, app);
+        const result = change(state);
+        assertSynchronous(result);
+        const writes: Array<Promise<unknown>> = [tx.objectStore('budgets').put({ ...state.budget, app })];
+        const keepIds = new Set<string>();
+        for (const accumulator of state.accumulators) {
+          const id = `${app}\u0002${accumulatorKey(accumulator)}`;
+          keepIds.add(id);
+          writes.push(tx.objectStore('accumulators').put({ id, app, start: accumulator.start, end: accumulator.end, entry: accumulator.entry }));
+        }
+        for (const id of accumulatorIds) if (!keepIds.has(id)) writes.push(tx.objectStore('accumulators').delete(id));
+        const queued = new Set(state.queue.map((r) => r.reportId));
+        for (const [reportId, seq] of reportSeq) if (!queued.has(reportId)) writes.push(tx.objectStore('reports').delete(seq));
+        for (const report of state.queue) if (!reportSeq.has(report.reportId)) writes.push(tx.objectStore('reports').add({ ...report, app }));
+        await Promise.all(writes);
+        await tx.done;
+        return result;
+      } catch (error) {
+        abortQuietly(tx);
+        return failed('save telemetry')(error);
       }
-      await tx.done.catch(failed('queue a report'));
-      return dropped;
     },
-    async peek(limit) {
+    async read(app) {
       const database = await open().catch(failed('open'));
-      const rows = await database.getAllFromIndex('reports', 'byApp', app, limit).catch(failed('read the queue'));
-      return rows.map(({ app: _app, seq: _seq, ...report }) => report);
-    },
-    async remove(ids) {
-      const database = await open().catch(failed('open'));
-      const tx = database.transaction('reports', 'readwrite');
-      for (const id of ids) {
-        const key = await tx.store.index('byReportId').getKey(id);
-        if (key !== undefined) await tx.store.delete(key);
-      }
-      await tx.done.catch(failed('remove sent reports'));
-    },
-    budget: {
-      get: async function getBudget() {
-        const database = await open();
-        const row = await database.get('budget', app);
-        if (!row) return undefined;
-        const { app: _app, ...record } = row;
-        return record;
-      },
-      set: async function setBudget(record) {
-        const database = await open();
-        await database.put('budget', { ...record, app });
-      },
+      const tx = database.transaction(STORES, 'readonly');
+      const { state } = await readState(tx, app).catch(failed('read telemetry'));
+      return state;
     },
     close() {
-      void db?.then((d) => d.close());
+      void db?.then((d) => d.close(), () => undefined);
     },
   };
+}
+
+/** Reads one app's state inside `tx`: only IndexedDB requests are awaited, so `tx` stays active. */
+async function readState(tx: Tx, app: string): Promise<{ state: TelemetryState; reportSeq: Map<string, number>; accumulatorIds: string[] }> {
+  const [budget, floor, accumulators, reports] = await Promise.all([
+    tx.objectStore('budgets').get(app),
+    tx.objectStore('meta').get('sealFloor'),
+    tx.objectStore('accumulators').index('byApp').getAll(app),
+    tx.objectStore('reports').index('byApp').getAll(app),
+  ]);
+  const record: DeviceBudgetRecord = budget ? { day: budget.day, spentMicros: budget.spentMicros, sealedUntil: budget.sealedUntil } : emptyBudgetRecord();
+  if (floor !== undefined && record.sealedUntil < floor) record.sealedUntil = floor;
+  const reportSeq = new Map<string, number>();
+  const queue = reports
+    .sort((a, b) => a.seq! - b.seq!)
+    .map(({ app: _app, seq, ...report }) => {
+      reportSeq.set(report.reportId, seq!);
+      return report;
+    });
+  return {
+    state: { budget: record, accumulators: accumulators.map(({ start, end, entry }) => ({ start, end, entry })), queue },
+    reportSeq,
+    accumulatorIds: accumulators.map((a) => a.id),
+  };
+}
+
+function abortQuietly(tx: Tx): void {
+  try {
+    tx.abort();
+  } catch (error) {
+    // Already finished (committed early or aborted by the failure itself): nothing left to undo.
+    if ((error as Error | null)?.name !== 'InvalidStateError') throw error;
+  }
+  tx.done.catch(() => undefined);
 }
