@@ -158,7 +158,7 @@ export class TelemetryCollector {
       scheduleRetry: (delay) => this.#scheduleRetry(delay),
     };
     this.#profiles = new ProfileCache(init.baseUrl, init.fetch);
-    if (s.flushOnPageHide ?? typeof document !== 'undefined') this.#detachPageHide = attachPageHide(() => void this.flush({ keepalive: true }));
+    if (s.flushOnPageHide ?? typeof document !== 'undefined') this.#detachPageHide = attachPageHide(() => this.#onHide());
   }
 
   /** Records one successful inference: latency, and the declared features of its inputs and outputs. */
@@ -306,6 +306,23 @@ export class TelemetryCollector {
     void this.#merge()
       .catch((error: unknown) => this.#problem(error))
       .finally(() => this.#storage?.close?.());
+  }
+
+  /**
+   * The page is hidden or going away: this tab's counts are written at once, without waiting for
+   * anything (a read-modify-write would not finish once the page is gone), then queued reports are
+   * sent with `keepalive`.
+   */
+  #onHide(): void {
+    this.#advance();
+    const storage = this.#getStorage();
+    const batch = this.#live.drain();
+    if (batch.size > 0) {
+      const deltas = [...batch.values()];
+      const started = storage.appendNow?.(this.#app, deltas, () => this.#live.restore(batch)) ?? false;
+      if (!started) this.#live.restore(batch);
+    }
+    void this.flush({ keepalive: true });
   }
 
   /** Reads the clock: the current period moves on if it ended (sealed at once) or the clock went back. */

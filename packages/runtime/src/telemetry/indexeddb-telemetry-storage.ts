@@ -1,8 +1,8 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
-import { emptyBudgetRecord, type DeviceBudgetRecord, type EntryAccumulatorJSON } from '@edgeloop/telemetry';
+import { emptyBudgetRecord, mergeEntry, type DeviceBudgetRecord, type EntryAccumulatorJSON } from '@edgeloop/telemetry';
 import { RuntimeError } from '../errors.js';
 import { accumulatorKey } from './state/merge-deltas.js';
-import { assertSynchronous, type QueuedReport, type TelemetryState, type TelemetryStorage } from './telemetry-storage.js';
+import { assertSynchronous, type QueuedReport, type StoredAccumulator, type TelemetryState, type TelemetryStorage } from './telemetry-storage.js';
 
 /** The telemetry IndexedDB schema, apart from the model cache so neither migration touches the other. */
 export interface TelemetryDB extends DBSchema {
@@ -42,6 +42,8 @@ export interface IndexedDbTelemetryStorageOptions {
 export function indexedDbTelemetryStorage(options: IndexedDbTelemetryStorageOptions = {}): TelemetryStorage {
   const now = options.now ?? Date.now;
   let db: Promise<IDBPDatabase<TelemetryDB>> | undefined;
+  /** The connection once open, for {@link TelemetryStorage.appendNow}, which cannot wait for it. */
+  let opened: IDBPDatabase<TelemetryDB> | undefined;
   const open = () =>
     (db ??= openDB<TelemetryDB>(options.name ?? 'edgeloop-telemetry', TELEMETRY_DB_VERSION, {
       upgrade(database, oldVersion, _newVersion, transaction) {
@@ -63,7 +65,7 @@ export function indexedDbTelemetryStorage(options: IndexedDbTelemetryStorageOpti
           if (oldVersion >= 1) void meta.put(now(), 'sealFloor');
         }
       },
-    }));
+    }).then((database) => (opened = database)));
   const failed = (what: string) => (error: unknown) => {
     if (error instanceof RuntimeError) throw error;
     throw new RuntimeError('storage', `telemetry storage could not ${what}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
@@ -102,7 +104,26 @@ export function indexedDbTelemetryStorage(options: IndexedDbTelemetryStorageOpti
       const { state } = await readState(tx, app).catch(failed('read telemetry'));
       return state;
     },
+    appendNow(app, deltas, failed) {
+      if (opened === undefined) return false;
+      let tx;
+      try {
+        tx = opened.transaction('accumulators', 'readwrite');
+      } catch {
+        return false; // the connection is closing: the caller keeps the counts
+      }
+      // Blind puts under fresh ids, committed at once: nothing here waits for a result, so the
+      // write is in the browser's hands even if the page is gone a moment later.
+      for (const delta of deltas) {
+        const id = `${app}\u0002${accumulatorKey(delta)}\u0002${crypto.randomUUID()}`;
+        void tx.store.put({ id, app, start: delta.start, end: delta.end, entry: delta.entry }).catch(() => undefined);
+      }
+      tx.commit();
+      tx.done.catch(failed);
+      return true;
+    },
     close() {
+      opened = undefined;
       void db?.then((d) => d.close(), () => undefined);
     },
   };
@@ -125,8 +146,23 @@ async function readState(tx: Tx, app: string): Promise<{ state: TelemetryState; 
       reportSeq.set(report.reportId, seq!);
       return report;
     });
+  // appendNow() leaves several records under one key: they are added up here (and saved as one).
+  const byKey = new Map<string, StoredAccumulator>();
+  for (const { start, end, entry } of accumulators) {
+    const accumulator = { start, end, entry };
+    const key = accumulatorKey(accumulator);
+    const existing = byKey.get(key);
+    if (!existing) byKey.set(key, accumulator);
+    else {
+      try {
+        mergeEntry(existing.entry, entry);
+      } catch {
+        // A record that cannot be added (corrupted): left out, as sealing would drop it.
+      }
+    }
+  }
   return {
-    state: { budget: record, accumulators: accumulators.map(({ start, end, entry }) => ({ start, end, entry })), queue },
+    state: { budget: record, accumulators: [...byKey.values()], queue },
     reportSeq,
     accumulatorIds: accumulators.map((a) => a.id),
   };

@@ -106,6 +106,20 @@ describe.each(kinds)('%s telemetry storage', (_kind, backing) => {
 });
 
 describe('indexeddb telemetry storage', () => {
+  it('appendNow writes without reading (for page hide), once open; the next transaction adds the records up', async () => {
+    const storage = indexedDbTelemetryStorage({ name: 'telemetry-append' });
+    const failed: unknown[] = [];
+    expect(storage.appendNow!('demo', [delta(700, 1)], () => failed.push(1))).toBe(false); // not open yet: the caller keeps its counts
+    await storage.read('demo');
+    expect(storage.appendNow!('demo', [delta(700, 2)], () => failed.push(2))).toBe(true);
+    expect(storage.appendNow!('demo', [delta(700, 3)], () => failed.push(3))).toBe(true);
+    await storage.transact('demo', (s) => mergeDeltas(s, [delta(700, 4)]));
+    const state = await storage.read('demo');
+    expect(state.accumulators.map((a) => a.entry.attempts)).toEqual([9]);
+    expect(failed).toEqual([]);
+    storage.close?.();
+  });
+
   it('upgrades from version 1: drops the old budget and schema-2 queue, and never seals a period that started before the upgrade', async () => {
     const name = 'telemetry-v1';
     const old = await openDB(name, 1, {

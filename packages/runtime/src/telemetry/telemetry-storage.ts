@@ -1,5 +1,6 @@
 import { emptyBudgetRecord, type DeviceBudgetRecord, type EntryAccumulatorJSON, type ReportCohort } from '@edgeloop/telemetry';
 import { RuntimeError } from '../errors.js';
+import { mergeDeltas } from './state/merge-deltas.js';
 
 /** What one sealed report carries, in exact local counts: for `pending()` only, never sent. */
 export interface QueuedEntrySummary {
@@ -64,6 +65,13 @@ export interface TelemetryStorage {
   transact<T>(app: string, change: (state: TelemetryState) => T): Promise<T>;
   /** A copy of `app`'s telemetry as it is now. */
   read(app: string): Promise<TelemetryState>;
+  /**
+   * For page hide, when a page may be gone before anything it awaits comes back: stores `deltas`
+   * without reading anything, its write started before this returns (counts with the same key are
+   * added up at the next {@link transact}). Returns false when it cannot (then use `transact`);
+   * `failed` is called if the write is later lost. Optional: adapters without pages need none.
+   */
+  appendNow?(app: string, deltas: readonly StoredAccumulator[], failed: () => void): boolean;
   close?(): void;
 }
 
@@ -96,6 +104,12 @@ export function memoryTelemetryStorage(): TelemetryStorage {
     },
     async read(app) {
       return structuredClone(apps.get(app) ?? emptyTelemetryState());
+    },
+    appendNow(app, deltas) {
+      const state = apps.get(app) ?? emptyTelemetryState();
+      mergeDeltas(state, structuredClone(deltas));
+      apps.set(app, state);
+      return true;
     },
   };
 }
