@@ -245,6 +245,44 @@ describe('TelemetryCollector', () => {
     expect(server.reports().map((r) => r.period)).toEqual([firstDay + 1, firstDay + 2]);
   });
 
+  it('drops a queued report unsent once its period ended more than max(2 periods, 48 h) ago', async () => {
+    let online = false;
+    const server = fakeServer({
+      telemetry: () => {
+        if (!online) throw new TypeError('fetch failed');
+        return new Response(null, { status: 202 });
+      },
+    });
+    const c = collector(server.fetchImpl);
+    c.observe('vad', '5.0.0', 'wasm', 2);
+    clock += DAY;
+    expect((await c.flush()).sent).toBe(0); // sealed, not delivered
+    online = true;
+    clock += 2 * DAY + 1;
+    expect(await c.flush()).toEqual({ sent: 0, dropped: 1 });
+    expect(server.telemetryCalls()).toHaveLength(1); // only the failed attempt
+  });
+
+  it('seals by a timer at the boundary and spreads the send over the next minute', async () => {
+    vi.useFakeTimers({ now: 30_000 * DAY - 10_000, toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const server = fakeServer();
+      const storage = memoryTelemetryStorage();
+      const c = collector(server.fetchImpl, { storage, settings: { autoFlush: true, now: () => Date.now(), random: () => 0.5 } });
+      await c.loaded(model, { cohort: null });
+      c.observe('vad', '5.0.0', 'wasm', 2);
+      await vi.advanceTimersByTimeAsync(10_000); // the boundary: sealed, not yet sent
+      await vi.waitFor(async () => expect((await storage.read('demo')).queue).toHaveLength(1));
+      expect(server.telemetryCalls()).toEqual([]);
+      await vi.advanceTimersByTimeAsync(29_000);
+      expect(server.telemetryCalls()).toEqual([]);
+      await vi.advanceTimersByTimeAsync(2_000); // random 0.5 of a minute
+      await vi.waitFor(() => expect(server.reports().map((r) => r.period)).toEqual([29_999]));
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('honours 429 Retry-After even on an explicit flush, and drops a batch the server refuses', async () => {
     let status = 429;
     const server = fakeServer({ telemetry: () => new Response(null, { status, headers: status === 429 ? { 'Retry-After': '30' } : {} }) });

@@ -1,60 +1,20 @@
 import type { Cohort, ReferenceProfileRef } from '@edgeloop/protocol';
 import { cryptoRng, maxReportEpsilon, type ReportCohort, type Rng, type TelemetryConfig } from '@edgeloop/telemetry';
 import type { Feeds, Outputs } from '../engine/tensor.js';
-import { RuntimeError } from '../errors.js';
-import { FeatureTrack } from './feature-track.js';
 import { indexedDbTelemetryStorage } from './indexeddb-telemetry-storage.js';
 import { LiveCounts } from './live-counts.js';
+import { modelFeatures } from './model-features.js';
 import { attachPageHide } from './page-hide.js';
 import { pendingView, type PendingTelemetry } from './pending.js';
 import type { ModelTelemetryOptions } from './reportable-features.js';
-import { sendQueued, type RetryOptions, type SendState } from './send-queue.js';
+import { sendQueued, type SendState } from './send-queue.js';
 import { ProfileCache } from './signed-profile.js';
 import { mergeDeltas } from './state/merge-deltas.js';
 import { sealPeriods } from './state/seal-periods.js';
 import { memoryTelemetryStorage, type TelemetryState, type TelemetryStorage } from './telemetry-storage.js';
+import { DEFAULT_PERIOD_MS, resolveTelemetryOptions, type FlushResult, type TelemetryOptions } from './telemetry-options.js';
 
-/** Period length used until a verified manifest brings a telemetry config: the default config's, one day. */
-export const DEFAULT_PERIOD_MS = 86_400_000;
-/** The device's own cap on ε per UTC day, whatever a server's config asks for. */
-export const DEFAULT_EPSILON_PER_DAY = 8;
-
-/** Runtime-wide telemetry settings (`RuntimeOptions.telemetry`); every field has a default. */
-export interface TelemetryOptions {
-  /**
-   * Where raw period counts, the privacy budget and sealed reports live. Default IndexedDB
-   * (`indexedDbTelemetryStorage()`) where it exists, else memory; in Node pass
-   * `fileTelemetryStorage(dir)` from `@edgeloop/runtime/node`.
-   */
-  storage?: TelemetryStorage;
-  privacy?: {
-    /**
-     * This device's cap on the ε it spends per UTC day, over every report it seals. A telemetry
-     * config whose reports could spend more is refused: nothing is sealed or sent under it. Default 8.
-     */
-    epsilonPerDay?: number;
-  };
-  /** Sealed reports kept while offline at most; the oldest are dropped first. Default 64. */
-  maxQueuedReports?: number;
-  /** Reports per request at most. Default 16. */
-  maxBatchReports?: number;
-  /** Bytes per request at most (the server refuses more than 64 KiB; keepalive allows 64 KiB). Default 60,000. */
-  maxBatchBytes?: number;
-  /** Backoff after a failed send. */
-  retry?: RetryOptions;
-  /** Seal and send at start, at each period boundary (spread over its first minute) and retry on a timer. Default true. */
-  autoFlush?: boolean;
-  /**
-   * Store counts and send when the page is hidden (`visibilitychange` → hidden, `pagehide`), with
-   * `keepalive` so the request outlives the page. Default: on where `document` exists.
-   */
-  flushOnPageHide?: boolean;
-  /** How often counts recorded in memory are merged into storage, ms. Default 5,000. */
-  mergeIntervalMs?: number;
-  /** Clock and jitter, for tests. */
-  now?: () => number;
-  random?: () => number;
-}
+export { DEFAULT_EPSILON_PER_DAY, DEFAULT_PERIOD_MS, type FlushResult, type TelemetryOptions } from './telemetry-options.js';
 
 export interface TelemetryCollectorInit {
   app: string;
@@ -65,15 +25,6 @@ export interface TelemetryCollectorInit {
   /** Where `profile-rejected` events go (the runtime's event target). */
   events?: EventTarget;
   settings?: TelemetryOptions;
-}
-
-export interface FlushResult {
-  /** Report entries delivered (0 when there was nothing to send). */
-  sent: number;
-  /** Set when reports could not be made or delivered; they stay for the next flush. */
-  error?: string;
-  /** Periods and reports dropped: refused by the server (4xx other than 429), too old, over the daily cap, or pushed out of a full queue. */
-  dropped?: number;
 }
 
 /**
@@ -94,7 +45,7 @@ export class TelemetryCollector {
   readonly #send: SendState;
   readonly #profiles: ProfileCache;
   readonly #storageOption: TelemetryStorage | undefined;
-  readonly #o: { epsilonPerDay: number; maxQueuedReports: number; autoFlush: boolean; mergeIntervalMs: number; now: () => number; random: () => number };
+  readonly #o: ReturnType<typeof resolveTelemetryOptions>;
   #storage: TelemetryStorage | undefined;
   #rng: Rng | undefined;
   readonly #live = new LiveCounts(DEFAULT_PERIOD_MS);
@@ -116,40 +67,21 @@ export class TelemetryCollector {
   };
 
   constructor(init: TelemetryCollectorInit) {
-    const s = init.settings ?? {};
-    if ((s.privacy as unknown) === false) {
-      throw new RuntimeError(
-        'invalid_argument',
-        'telemetry.privacy: false no longer exists: the server accepts only privatized schema-3 reports. Remove it; set telemetry.privacy.epsilonPerDay to cap what this device spends',
-      );
-    }
-    const epsilonPerDay = s.privacy?.epsilonPerDay ?? DEFAULT_EPSILON_PER_DAY;
-    if (!(epsilonPerDay > 0) || !Number.isFinite(epsilonPerDay)) {
-      throw new RuntimeError('invalid_argument', `telemetry.privacy.epsilonPerDay must be a finite number > 0, got ${epsilonPerDay}`);
-    }
-    const mergeIntervalMs = s.mergeIntervalMs ?? 5_000;
-    if (!(mergeIntervalMs >= 100)) throw new RuntimeError('invalid_argument', `telemetry.mergeIntervalMs must be at least 100, got ${mergeIntervalMs}`);
+    const o = resolveTelemetryOptions(init.settings ?? {});
+    this.#o = o;
     this.#app = init.app;
     this.#config = init.config ?? (() => null);
     this.#events = init.events;
-    this.#storageOption = s.storage;
-    this.#o = {
-      epsilonPerDay,
-      maxQueuedReports: s.maxQueuedReports ?? 64,
-      autoFlush: s.autoFlush ?? true,
-      mergeIntervalMs,
-      now: s.now ?? Date.now,
-      random: s.random ?? Math.random,
-    };
+    this.#storageOption = init.settings?.storage;
     this.#send = {
       app: init.app,
       baseUrl: init.baseUrl,
       fetch: init.fetch,
-      maxBatchReports: s.maxBatchReports ?? 16,
-      maxBatchBytes: s.maxBatchBytes ?? 60_000,
-      retry: s.retry ?? {},
-      now: this.#o.now,
-      random: this.#o.random,
+      maxBatchReports: o.maxBatchReports,
+      maxBatchBytes: o.maxBatchBytes,
+      retry: o.retry,
+      now: o.now,
+      random: o.random,
       attempt: 0,
       notBefore: 0,
       retryTimer: undefined,
@@ -158,7 +90,7 @@ export class TelemetryCollector {
       scheduleRetry: (delay) => this.#scheduleRetry(delay),
     };
     this.#profiles = new ProfileCache(init.baseUrl, init.fetch);
-    if (s.flushOnPageHide ?? typeof document !== 'undefined') this.#detachPageHide = attachPageHide(() => this.#onHide());
+    if (o.flushOnPageHide) this.#detachPageHide = attachPageHide(() => this.#onHide());
   }
 
   /** Records one successful inference: latency, and the declared features of its inputs and outputs. */
@@ -228,22 +160,13 @@ export class TelemetryCollector {
       if (track.features !== null) this.#live.retarget(track, { features: null });
       return Promise.resolve();
     }
-    if (track.features?.profile.id === ref.id) return Promise.resolve();
+    if (track.features?.profile.id === ref.id && track.report === report) return Promise.resolve();
+    track.report = report;
     if (track.features !== null) this.#live.retarget(track, { features: null });
-    return this.#profiles.get(ref).then(
-      (profile) => {
-        if (track.loads !== generation) return; // loaded again meanwhile: that load decides
-        const features = new FeatureTrack(profile, report, (error) =>
-          console.warn(`edgeloop telemetry: a feature of ${model.name}@${model.version} failed to compute; its features count as missing until the next load:`, error),
-        );
-        if (features.mismatched.length > 0) {
-          console.warn(`edgeloop telemetry: ${model.name}@${model.version} declares ${features.mismatched.map((n) => `"${n}"`).join(', ')} with another kind than profile ${profile.id} lists; not reported`);
-        }
-        // Counts cut on one profile are never mixed with another's.
-        this.#live.retarget(track, { features });
-      },
-      (error: unknown) => this.#profileFailed(model.name, model.version, ref, error),
-    );
+    return modelFeatures(this.#profiles, ref, report, { model: model.name, version: model.version, events: this.#events }).then((features) => {
+      // Loaded again meanwhile: that load decides. Counts cut on one profile never mix with another's.
+      if (track.loads === generation && features !== null) this.#live.retarget(track, { features });
+    });
   }
 
   /**
@@ -464,14 +387,6 @@ export class TelemetryCollector {
     clearTimeout(this.#send.retryTimer);
     this.#send.retryTimer = setTimeout(() => void this.flush(), delay);
     unref(this.#send.retryTimer);
-  }
-
-  #profileFailed(model: string, version: string, ref: ReferenceProfileRef, error: unknown): void {
-    const failure = RuntimeError.fromUnknown(error, 'server');
-    // Unreachable: tried again at the next load, quietly. Bytes that are not what was signed: said loudly.
-    if (failure.code === 'network') return;
-    console.warn(`edgeloop telemetry: the reference profile ${ref.id} of ${model}@${version} was not used; no feature summaries for it:`, failure.message);
-    this.#events?.dispatchEvent(new CustomEvent('profile-rejected', { detail: { model, version, profile: ref.id, error: failure } }));
   }
 
   #problem(error: unknown): void {

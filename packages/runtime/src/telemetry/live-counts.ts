@@ -1,5 +1,6 @@
 import { mergeEntry, type ReportCohort } from '@edgeloop/telemetry';
 import type { FeatureTrack } from './feature-track.js';
+import type { ReportableFeature } from './reportable-features.js';
 import { LiveEntry } from './live-entry.js';
 import { accumulatorKey } from './state/merge-deltas.js';
 import type { StoredAccumulator } from './telemetry-storage.js';
@@ -10,6 +11,8 @@ export interface Track {
   version: string;
   cohort: ReportCohort | null;
   features: FeatureTrack | null;
+  /** The declarations `features` was built from. */
+  report: readonly ReportableFeature[] | null;
   lastBackend: string;
   /** Loads of this version so far: a profile arriving for an older load is not used. */
   loads: number;
@@ -40,7 +43,7 @@ export class LiveCounts {
     if (versions === undefined) this.#tracks.set(model, (versions = new Map()));
     let track = versions.get(version);
     if (track === undefined) {
-      track = { model, version, cohort: null, features: null, lastBackend: 'unknown', loads: 0, entries: new Map() };
+      track = { model, version, cohort: null, features: null, report: null, lastBackend: 'unknown', loads: 0, entries: new Map() };
       versions.set(version, track);
     }
     return track;
