@@ -26,12 +26,8 @@ export {
   type TelemetryState,
   type TelemetryStorage,
 } from './telemetry/telemetry-storage.js';
-export {
-  indexedDbTelemetryStorage,
-  TELEMETRY_DB_VERSION,
-  type IndexedDbTelemetryStorageOptions,
-  type TelemetryDB,
-} from './telemetry/indexeddb-telemetry-storage.js';
+export { indexedDbTelemetryStorage, type IndexedDbTelemetryStorageOptions } from './telemetry/indexeddb-telemetry-storage.js';
+export { TELEMETRY_DB_VERSION, type TelemetryDB } from './telemetry/telemetry-db.js';
 export { mergeDeltas } from './telemetry/state/merge-deltas.js';
 export { sealPeriods, type DropReason, type SealOutcome, type SealRequest } from './telemetry/state/seal-periods.js';
 export type { ActivationPolicy, LoadProgress, ManifestStatus } from './delivery/delivery.js';

@@ -205,15 +205,21 @@ export class TelemetryCollector {
   /**
    * What was recorded and not yet delivered, in exact local counts (they never leave the device):
    * per entry and period, whether it is still being recorded, waiting to be sealed, or sealed and
-   * queued; and why nothing is sealed or sent, when something stops it.
+   * queued; and why nothing is sealed or sent, when something stops it. Never rejects.
    */
   async pending(): Promise<PendingTelemetry> {
     // This tab's counts are copied before storage is read: a merge started later queues its
     // transaction after this read, so nothing is counted twice.
     this.#advance();
     const local = this.#live.snapshot();
-    const state = await this.#read();
-    const blocked = this.#blockedBy(this.#config()) ?? this.#lastProblem;
+    let state: Pick<TelemetryState, 'accumulators' | 'queue'> = { accumulators: [], queue: [] };
+    let unreadable: string | undefined;
+    try {
+      state = await this.#read();
+    } catch (error) {
+      unreadable = `telemetry storage cannot be read (only this tab's counts are listed): ${(error as Error)?.message ?? String(error)}`;
+    }
+    const blocked = this.#blockedBy(this.#config()) ?? unreadable ?? this.#lastProblem;
     return pendingView({ now: this.#o.now(), accumulators: [...local, ...state.accumulators], queue: state.queue, ...(blocked !== undefined && { blocked }) });
   }
 

@@ -1,22 +1,9 @@
-import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
-import { emptyBudgetRecord, mergeEntry, type DeviceBudgetRecord, type EntryAccumulatorJSON } from '@edgeloop/telemetry';
+import type { IDBPDatabase, IDBPTransaction } from 'idb';
+import { emptyBudgetRecord, mergeEntry, type DeviceBudgetRecord } from '@edgeloop/telemetry';
 import { RuntimeError } from '../errors.js';
 import { accumulatorKey } from './state/merge-deltas.js';
-import { assertSynchronous, type QueuedReport, type StoredAccumulator, type TelemetryState, type TelemetryStorage } from './telemetry-storage.js';
-
-/** The telemetry IndexedDB schema, apart from the model cache so neither migration touches the other. */
-export interface TelemetryDB extends DBSchema {
-  /** Sealed reports of every app, oldest first by `seq`. */
-  reports: { key: number; value: QueuedReport & { app: string; seq?: number }; indexes: { byApp: string; byReportId: string } };
-  /** One privacy budget record per app. */
-  budgets: { key: string; value: DeviceBudgetRecord & { app: string } };
-  /** Raw counts of periods not sealed yet, one record per (app, stretch of time, entry key). */
-  accumulators: { key: string; value: { id: string; app: string; start: number; end: number; entry: EntryAccumulatorJSON }; indexes: { byApp: string } };
-  /** `sealFloor`: periods starting before it are never sealed (the time of the upgrade from version 1). */
-  meta: { key: string; value: number };
-}
-
-export const TELEMETRY_DB_VERSION = 2;
+import { openTelemetryDb, type TelemetryDB } from './telemetry-db.js';
+import { assertSynchronous, type StoredAccumulator, type TelemetryState, type TelemetryStorage } from './telemetry-storage.js';
 
 const STORES = ['reports', 'budgets', 'accumulators', 'meta'] as const;
 type Tx = IDBPTransaction<TelemetryDB, typeof STORES, 'readwrite' | 'readonly'>;
@@ -41,31 +28,40 @@ export interface IndexedDbTelemetryStorageOptions {
  */
 export function indexedDbTelemetryStorage(options: IndexedDbTelemetryStorageOptions = {}): TelemetryStorage {
   const now = options.now ?? Date.now;
-  let db: Promise<IDBPDatabase<TelemetryDB>> | undefined;
+  /** The one open request; while another tab holds the database at an older version it waits ("blocked"). */
+  let connection: Promise<IDBPDatabase<TelemetryDB>> | undefined;
+  let blocked: Promise<never> | undefined;
   /** The connection once open, for {@link TelemetryStorage.appendNow}, which cannot wait for it. */
   let opened: IDBPDatabase<TelemetryDB> | undefined;
-  const open = () =>
-    (db ??= openDB<TelemetryDB>(options.name ?? 'edgeloop-telemetry', TELEMETRY_DB_VERSION, {
-      upgrade(database, oldVersion, _newVersion, transaction) {
-        if (oldVersion < 1) {
-          const reports = database.createObjectStore('reports', { keyPath: 'seq', autoIncrement: true });
-          reports.createIndex('byApp', 'app');
-          reports.createIndex('byReportId', 'reportId', { unique: true });
-        }
-        if (oldVersion < 2) {
-          if (oldVersion >= 1) {
-            // Version 1 kept an event-level budget per window and schema-2 reports with exact counts:
-            // neither means anything now, and the server refuses schema 2.
-            (database as unknown as IDBPDatabase).deleteObjectStore('budget');
-            void transaction.objectStore('reports').clear();
-          }
-          database.createObjectStore('budgets', { keyPath: 'app' });
-          database.createObjectStore('accumulators', { keyPath: 'id' }).createIndex('byApp', 'app');
-          const meta = database.createObjectStore('meta');
-          if (oldVersion >= 1) void meta.put(now(), 'sealFloor');
-        }
-      },
-    }).then((database) => (opened = database)));
+  const open = (): Promise<IDBPDatabase<TelemetryDB>> => {
+    if (connection === undefined) {
+      let onBlocked!: () => void;
+      blocked = new Promise<never>((_resolve, reject) => {
+        onBlocked = () =>
+          reject(new RuntimeError('storage', 'another tab of this app holds the telemetry database open at an older version; counts stay in memory until that tab is closed or reloaded'));
+      });
+      blocked.catch(() => undefined);
+      connection = openTelemetryDb(options.name ?? 'edgeloop-telemetry', now, {
+        blocked: onBlocked,
+        // A newer version of the app wants to upgrade: let it, and open again (and fail) on next use.
+        blocking: () => {
+          opened?.close();
+          opened = undefined;
+          connection = undefined;
+        },
+      }).then(
+        (database) => (opened = database),
+        (error: unknown) => {
+          connection = undefined; // tried again on next use
+          throw error;
+        },
+      );
+      connection.catch(() => undefined); // a caller that gave up (blocked) is not there to see it
+    }
+    // The request stays queued while blocked and completes once the old tab is gone; callers
+    // meanwhile get an error instead of waiting forever. (Settled first wins: the connection is listed first.)
+    return Promise.race([connection, blocked!]);
+  };
   const failed = (what: string) => (error: unknown) => {
     if (error instanceof RuntimeError) throw error;
     throw new RuntimeError('storage', `telemetry storage could not ${what}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
@@ -124,7 +120,7 @@ export function indexedDbTelemetryStorage(options: IndexedDbTelemetryStorageOpti
     },
     close() {
       opened = undefined;
-      void db?.then((d) => d.close(), () => undefined);
+      void connection?.then((d) => d.close(), () => undefined);
     },
   };
 }

@@ -2,8 +2,8 @@ import 'fake-indexeddb/auto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDB } from 'idb';
-import { afterAll, describe, expect, it } from 'vitest';
+import { openDB, type IDBPDatabase } from 'idb';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { cryptoRng, defaultTelemetryConfig, emptyEntry, LatencyHistogram } from '@edgeloop/telemetry';
 import { fileTelemetryStorage } from '../node/file-telemetry-storage.js';
 import { indexedDbTelemetryStorage } from './indexeddb-telemetry-storage.js';
@@ -105,6 +105,14 @@ describe.each(kinds)('%s telemetry storage', (_kind, backing) => {
   });
 });
 
+/** The telemetry database as runtime versions before device-level privacy created it. */
+function version1Schema(db: IDBPDatabase): void {
+  const reports = db.createObjectStore('reports', { keyPath: 'seq', autoIncrement: true });
+  reports.createIndex('byApp', 'app');
+  reports.createIndex('byReportId', 'reportId', { unique: true });
+  db.createObjectStore('budget', { keyPath: 'app' });
+}
+
 describe('indexeddb telemetry storage', () => {
   it('appendNow writes without reading (for page hide), once open; the next transaction adds the records up', async () => {
     const storage = indexedDbTelemetryStorage({ name: 'telemetry-append' });
@@ -120,16 +128,19 @@ describe('indexeddb telemetry storage', () => {
     storage.close?.();
   });
 
+  it('fails instead of waiting forever while an older tab holds the database, and works once it is gone', async () => {
+    const name = 'telemetry-held';
+    const old = await openDB(name, 1, { upgrade: version1Schema });
+    const storage = indexedDbTelemetryStorage({ name });
+    await expect(storage.read('demo')).rejects.toMatchObject({ code: 'storage', message: expect.stringMatching(/older version/) });
+    old.close();
+    await vi.waitFor(async () => expect((await storage.read('demo')).queue).toEqual([]));
+    storage.close?.();
+  });
+
   it('upgrades from version 1: drops the old budget and schema-2 queue, and never seals a period that started before the upgrade', async () => {
     const name = 'telemetry-v1';
-    const old = await openDB(name, 1, {
-      upgrade(db) {
-        const reports = db.createObjectStore('reports', { keyPath: 'seq', autoIncrement: true });
-        reports.createIndex('byApp', 'app');
-        reports.createIndex('byReportId', 'reportId', { unique: true });
-        db.createObjectStore('budget', { keyPath: 'app' });
-      },
-    });
+    const old = await openDB(name, 1, { upgrade: version1Schema });
     await old.put('reports', { app: 'demo', reportId: 'r1', body: '{"schema":2}', sealedAt: 0, models: [] });
     await old.put('budget', { app: 'demo', spent: {} });
     old.close();
