@@ -29,9 +29,7 @@ import {
   seededRng,
   type TelemetryReport,
 } from '../packages/telemetry/src/index.js';
-import { TelemetryCollector } from '../packages/runtime/src/telemetry/collector.js';
-import { memoryTelemetryStorage } from '../packages/runtime/src/telemetry/telemetry-storage.js';
-import { tensor } from '../packages/runtime/src/engine/tensor.js';
+import { benchCollector } from './bench-collector.js';
 import { writeBenchResults, type BenchMetric } from './bench-telemetry.js';
 
 const quick = process.argv.includes('--quick');
@@ -116,34 +114,6 @@ function sampleReport(profile: ReferenceProfile): TelemetryReport {
   };
 }
 
-/** ns per `observe()` of the runtime collector, 16 features through an app extractor into a FeatureTrack. */
-function benchCollector(profile: ReferenceProfile): number {
-  const collector = new TelemetryCollector({
-    app: 'demo',
-    baseUrl: new URL('http://127.0.0.1/'),
-    fetch: globalThis.fetch,
-    settings: { storage: memoryTelemetryStorage(), autoFlush: false, flushOnPageHide: false },
-  });
-  const frame = new Float32Array(FEATURES).map((_, i) => i / FEATURES - 0.5);
-  const feeds = { x: tensor('float32', frame, [FEATURES]) };
-  const outputs = {};
-  collector.loaded({ name: 'vad', version: '5.0.0', backend: 'wasm', timings: { loadMs: 1 } }, null, {
-    profile,
-    features: (f, out) => {
-      const data = f.x!.data as Float32Array;
-      for (let i = 0; i < out.length; i++) out[i] = data[i]!;
-      return out;
-    },
-  });
-  const iterations = quick ? 300_000 : 2_000_000;
-  for (let i = 0; i < 50_000; i++) collector.observe('vad', '5.0.0', 'wasm', 1.5, feeds, outputs);
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < iterations; i++) collector.observe('vad', '5.0.0', 'wasm', 1.5, feeds, outputs);
-  const ns = Number(process.hrtime.bigint() - started) / iterations;
-  collector.dispose();
-  return ns;
-}
-
 const dir = await mkdtemp(join(tmpdir(), 'edgeloop-bench-ingest-'));
 const db = await openPglite(join(dir, 'db'));
 const edgeloop = createApp({
@@ -197,7 +167,7 @@ try {
 
   const bareRps = bareRun['2xx'] / bareRun.duration;
   const ingestRps = ingestRun['2xx'] / ingestRun.duration;
-  const collectorNs = benchCollector(profile);
+  const collector = await benchCollector(quick);
   const metrics: BenchMetric[] = [
     { name: 'ingest_ratio_vs_hono_post', value: Math.round((ingestRps / bareRps) * 1000) / 1000, unit: 'ratio', goal: '>= 0.5' },
   ];
@@ -215,7 +185,8 @@ try {
     reportsAcknowledged: ingestRun['2xx'],
     reportsPersisted: persisted,
     summariesAggregatedTotal: Number(aggregate?.reports ?? 0),
-    collectorObserveNsPerInference16Features: Math.round(collectorNs * 10) / 10,
+    collectorObserveNsPerInference16Features: collector.nsPerInference,
+    collectorGarbageCollectionsDuringObserves: collector.garbageCollections,
     database: 'PGlite on disk, same process as the server',
     node: process.version,
     seconds_total: (Date.now() - started) / 1000,

@@ -60,7 +60,7 @@ async function run(model: Model, samples: Float32Array): Promise<void> {
     ? `${speechSeconds.toFixed(1)} s in ${segments.length} segment${segments.length > 1 ? 's' : ''}, from ${segments[0]![0].toFixed(2)} s`
     : 'none';
   $('status').textContent = 'done';
-  $('telemetry').textContent = `${runtime.telemetry.pending().reduce((n, p) => n + p.inferences, 0)} inferences not yet sent`;
+  $('telemetry').textContent = `${(await runtime.telemetry.pending()).entries.reduce((n, p) => n + p.inferences, 0)} inferences not yet sent`;
   show({
     state: 'done',
     source: model.source,

@@ -1,6 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { build, preview } from 'vite';
 
 export interface Site {
@@ -28,4 +28,24 @@ export async function serveViteBuild(root: string): Promise<Site> {
       await rm(outDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Builds the Vite project at `root` like {@link serveViteBuild} and returns its files by URL path
+ * (`/index.html`, `/assets/…`), for a test server that serves the page from its own origin.
+ */
+export async function buildViteFiles(root: string): Promise<Map<string, Uint8Array>> {
+  const outDir = await mkdtemp(join(tmpdir(), 'edgeloop-site-'));
+  try {
+    await build({ root, configFile: join(root, 'vite.config.ts'), logLevel: 'error', build: { outDir, emptyOutDir: true } });
+    const files = new Map<string, Uint8Array>();
+    for (const name of await readdir(outDir, { recursive: true, withFileTypes: true })) {
+      if (!name.isFile()) continue;
+      const path = join(name.parentPath, name.name);
+      files.set(`/${relative(outDir, path).split('\\').join('/')}`, new Uint8Array(await readFile(path)));
+    }
+    return files;
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
 }

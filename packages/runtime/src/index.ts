@@ -15,10 +15,21 @@ export type { LocalEngineHostOptions } from './engine/local-engine-host.js';
 export type { Engine, EngineSession, ModelFiles } from './engine/engine.js';
 export { KEEP_PARTIAL_MS, type AppState, type CollectOptions, type ModelPointers, type ModelStore, type StoredFile } from './storage/model-store.js';
 export { indexedDbStore, DB_VERSION, type EdgeloopDB, type IndexedDbStoreOptions } from './storage/indexeddb-store.js';
-export { TelemetryCollector, type FlushResult, type TelemetryOptions } from './telemetry/collector.js';
-export { defaultNumeric, type ModelTelemetryOptions } from './telemetry/feature-track.js';
-export { memoryTelemetryStorage, type QueuedReport, type TelemetryStorage } from './telemetry/telemetry-storage.js';
-export { indexedDbTelemetryStorage, TELEMETRY_DB_VERSION, type TelemetryDB } from './telemetry/indexeddb-telemetry-storage.js';
+export { DEFAULT_EPSILON_PER_DAY, TelemetryCollector, type FlushResult, type TelemetryCollectorInit, type TelemetryOptions } from './telemetry/collector.js';
+export type { CategoricalReportable, ModelTelemetryOptions, NumericReportable, ReportableFeature } from './telemetry/reportable-features.js';
+export type { PendingEntry, PendingState, PendingTelemetry } from './telemetry/pending.js';
+export {
+  memoryTelemetryStorage,
+  type QueuedEntrySummary,
+  type QueuedReport,
+  type StoredAccumulator,
+  type TelemetryState,
+  type TelemetryStorage,
+} from './telemetry/telemetry-storage.js';
+export { indexedDbTelemetryStorage, type IndexedDbTelemetryStorageOptions } from './telemetry/indexeddb-telemetry-storage.js';
+export { TELEMETRY_DB_VERSION, type TelemetryDB } from './telemetry/telemetry-db.js';
+export { mergeDeltas } from './telemetry/state/merge-deltas.js';
+export { sealPeriods, type DropReason, type SealOutcome, type SealRequest } from './telemetry/state/seal-periods.js';
 export type { ActivationPolicy, LoadProgress, ManifestStatus } from './delivery/delivery.js';
 export type { FileProgress } from './delivery/download.js';
 export type { TrustOptions } from './delivery/trust-options.js';

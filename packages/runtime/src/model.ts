@@ -118,7 +118,7 @@ export class Model {
       return result.outputs;
     } catch (error) {
       const failure = RuntimeError.fromUnknown(error);
-      this.#telemetry.fail(this.name, this.version, this.#backend, failure.code);
+      this.#telemetry.fail(this.name, this.version, this.#backend, failure.code, feeds);
       throw failure;
     }
   }

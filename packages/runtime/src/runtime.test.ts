@@ -1,12 +1,16 @@
 import 'fake-indexeddb/auto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { REPORT_SCHEMA_VERSION } from '@edgeloop/telemetry';
+import { createHash } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { defaultTelemetryConfig, parseReport, ReferenceProfile, REPORT_SCHEMA_VERSION } from '@edgeloop/telemetry';
 import { RuntimeError } from './errors.js';
 import { tensor } from './engine/tensor.js';
 import { createRuntime, type RuntimeOptions } from './runtime.js';
 import { indexedDbStore } from './storage/indexeddb-store.js';
 import { FakeRepository } from './testing/fake-repository.js';
 import { RecordingHost } from './testing/recording-host.js';
+import { memoryTelemetryStorage } from './telemetry/telemetry-storage.js';
+
+const DAY = 86_400_000;
 
 const bytesOf = (text: string) => new TextEncoder().encode(text);
 let dbCounter = 0;
@@ -138,9 +142,12 @@ describe('createRuntime', () => {
     expect(host.released).toEqual([1]);
   });
 
-  it('counts inferences and errors and posts them on flush; a failed post keeps them', async () => {
+  it('records runs per period and sends one schema-3 report under the manifest\'s signed config once the period has ended', async () => {
+    const config = defaultTelemetryConfig('tc_runtime');
     repo.publish('vad', '5.0.0', bytesOf('model five'));
-    const runtime = runtimeFor();
+    repo.bump({ telemetry: config as unknown as Record<string, unknown> });
+    let clock = 20_000 * DAY + 1000;
+    const runtime = runtimeFor({ telemetry: { storage: memoryTelemetryStorage(), autoFlush: false, flushOnPageHide: false, now: () => clock } });
     const model = await runtime.load('vad');
     const x = tensor('float32', Float32Array.of(1), [1]);
     await model.run({ x });
@@ -148,17 +155,81 @@ describe('createRuntime', () => {
     host.failNextRun = new Error('engine exploded');
     await expect(model.run({ x })).rejects.toMatchObject({ message: 'engine exploded' });
 
+    // The period is running: flush stores, seals nothing, sends nothing.
+    expect(await runtime.flush()).toEqual({ sent: 0 });
+    expect(repo.requestsTo('/telemetry')).toEqual([]);
+    expect((await runtime.telemetry.pending()).entries).toEqual([expect.objectContaining({ model: 'vad', version: '5.0.0', backend: 'wasm', state: 'recording', inferences: 2, errors: 1 })]);
+
+    clock += DAY;
     repo.telemetryStatus = 503;
     const failed = await runtime.flush();
     expect(failed.error).toMatch(/kept for the next flush: the server answered 503/);
-    expect(runtime.telemetry.pending()).toEqual([{ model: 'vad', version: '5.0.0', backend: 'wasm', inferences: 2, errors: 1 }]);
+    expect((await runtime.telemetry.pending()).entries).toEqual([expect.objectContaining({ state: 'queued', inferences: 2, errors: 1 })]);
 
     repo.telemetryStatus = 202;
+    clock += 3_600_000; // past the backoff
     expect(await runtime.flush()).toEqual({ sent: 1 });
     const posted = repo.requestsTo('/telemetry');
-    const report = JSON.parse(posted[posted.length - 1]!.body);
-    expect(report).toMatchObject({ schema: REPORT_SCHEMA_VERSION, app: 'demo', models: [{ model: 'vad', version: '5.0.0', inferences: 2, errors: 1 }] });
-    expect(runtime.telemetry.pending()).toEqual([]);
+    const report = parseReport(JSON.parse(posted[posted.length - 1]!.body));
+    expect(report).toMatchObject({ schema: REPORT_SCHEMA_VERSION, app: 'demo', config: 'tc_runtime', period: 20_000, models: [{ model: 'vad', version: '5.0.0', backend: 'wasm' }] });
+    expect(posted[posted.length - 1]!.headers['content-type']).toBe('text/plain;charset=UTF-8');
+    expect((await runtime.telemetry.pending()).entries).toEqual([]);
+  });
+
+  it('seals nothing while no verified manifest has brought a telemetry config, and says so', async () => {
+    repo.publish('vad', '5.0.0', bytesOf('model five'));
+    let clock = 20_000 * DAY;
+    const runtime = runtimeFor({ telemetry: { storage: memoryTelemetryStorage(), autoFlush: false, flushOnPageHide: false, now: () => clock } });
+    await (await runtime.load('vad')).run({ x: tensor('float32', Float32Array.of(1), [1]) });
+    clock += DAY;
     expect(await runtime.flush()).toEqual({ sent: 0 });
+    expect((await runtime.telemetry.pending()).blocked).toMatch(/no telemetry config yet/);
+  });
+
+  it('fetches the release\'s signed profile, counts only declared features, and makes every request without credentials or referrer', async () => {
+    const profile = ReferenceProfile.fromSamples({
+      id: 'vad@5/ref1',
+      numeric: [
+        { name: 'x[0]', values: Array.from({ length: 100 }, (_, i) => i / 100) },
+        { name: 'x.max', values: Array.from({ length: 100 }, (_, i) => i / 100) },
+      ],
+    });
+    const bytes = bytesOf(JSON.stringify(profile.toJSON()));
+    const url = 'v1/profiles/vad-5-ref1';
+    repo.files.set(`/${url}`, bytes);
+    const release = repo.publish('vad', '5.0.0', bytesOf('model five'));
+    const ref = { id: profile.id, sha256: createHash('sha256').update(bytes).digest('hex'), length: bytes.byteLength, url };
+    repo.bump({ models: { vad: { ...release, profile: ref } }, telemetry: defaultTelemetryConfig('tc_runtime') as unknown as Record<string, unknown> });
+    const inits: Array<RequestInit | undefined> = [];
+    const recording = ((input: RequestInfo | URL, init?: RequestInit) => {
+      inits.push(init);
+      return fetch(input, init);
+    }) as typeof fetch;
+    const storage = memoryTelemetryStorage();
+    let clock = 20_000 * DAY;
+    const runtime = runtimeFor({ fetch: recording, telemetry: { storage, autoFlush: false, flushOnPageHide: false, now: () => clock } });
+    const model = await runtime.load('vad', { telemetry: { report: [{ name: 'x[0]', range: [0, 1] }] } });
+    await vi.waitFor(() => expect(repo.requestsTo('/profiles/')).toHaveLength(1));
+    await vi.waitFor(async () => {
+      await model.run({ x: tensor('float32', Float32Array.of(0.5, 0.9), [2]) });
+      await runtime.flush();
+      const [accumulator] = (await storage.read('demo')).accumulators;
+      expect(accumulator!.entry.features).toMatchObject({ profile: 'vad@5/ref1', declared: [0] });
+    });
+    const [accumulator] = (await storage.read('demo')).accumulators;
+    expect(accumulator!.entry.features!.cells[1]!.every((n) => n === 0)).toBe(true); // x.max: not declared
+    clock += DAY;
+    expect(await runtime.flush()).toEqual({ sent: 1 });
+    expect(repo.requestsTo('/profiles/')).toHaveLength(1); // no fetch by version path, and only once
+    expect(inits.length).toBeGreaterThanOrEqual(4); // manifest, artifact, profile, telemetry
+    for (const init of inits) expect(init).toMatchObject({ credentials: 'omit', referrerPolicy: 'no-referrer' });
+  });
+
+  it('refuses bad feature declarations before any request', async () => {
+    await expect(runtimeFor().load('vad', { telemetry: { report: [{ name: 'x.rms', range: [1, 0] }] } })).rejects.toMatchObject({
+      code: 'invalid_argument',
+      message: expect.stringMatching(/telemetry.report\[0\].range must be \[min, max\] with finite min < max/),
+    });
+    expect(repo.requests).toHaveLength(0);
   });
 });

@@ -14,8 +14,10 @@ import { workerHost } from './host/worker-host.js';
 import type { Model, ModelEvent } from './model.js';
 import { indexedDbStore } from './storage/indexeddb-store.js';
 import type { ModelStore } from './storage/model-store.js';
+import { privateFetch } from './private-fetch.js';
 import { TelemetryCollector, type FlushResult, type TelemetryOptions } from './telemetry/collector.js';
-import type { ModelTelemetryOptions } from './telemetry/feature-track.js';
+import { telemetryConfigSource } from './telemetry/config-source.js';
+import { checkReportable, type ModelTelemetryOptions } from './telemetry/reportable-features.js';
 
 export interface RuntimeOptions {
   /** Base URL of the update server, e.g. `https://models.example.com/`. */
@@ -37,7 +39,10 @@ export interface RuntimeOptions {
   wasmPaths?: string;
   /** Told when a model changes backend after a device loss, or its worker was restarted. */
   onEvent?: (event: ModelEvent) => void;
-  /** The fetch to use; default the global one. */
+  /**
+   * The fetch to use; default the global one. Every request is made with `credentials: 'omit'` and
+   * `referrerPolicy: 'no-referrer'` whatever fetch is given.
+   */
   fetch?: typeof fetch;
   /**
    * Whom to trust to sign manifests: `{ publicKeys: [...] }` pins the server's Ed25519 key(s)
@@ -68,7 +73,7 @@ export interface RuntimeOptions {
    * localStorage, else memory), `device` is what targeting rules may test (see detectDeviceContext).
    */
   rollout?: { ids?: InstallIdStorage; device?: DeviceContext };
-  /** Telemetry windows, privacy, offline queue and sending (docs/telemetry.md). */
+  /** Telemetry storage, the device's ε cap, offline queue and sending (docs/telemetry.md). */
   telemetry?: TelemetryOptions;
 }
 
@@ -84,7 +89,7 @@ export interface LoadOptions {
   activation?: ActivationPolicy;
   /** Download progress: bytes loaded and total, overall and per file, and how many came from the cache. */
   onProgress?: (progress: LoadProgress) => void;
-  /** Feature extractors and reference profile for this model's telemetry summaries (docs/telemetry.md). */
+  /** The features this model's telemetry may report, with their ranges (docs/telemetry.md). */
   telemetry?: ModelTelemetryOptions;
 }
 
@@ -96,7 +101,7 @@ export interface Runtime {
   load(model: string, options?: LoadOptions): Promise<Model>;
   /** Sends the telemetry recorded so far. Never throws; failures are kept for the next flush. */
   flush(): Promise<FlushResult>;
-  /** The telemetry collector, to inspect what is pending. */
+  /** The telemetry collector: `pending()` tells what is recorded and not yet delivered. */
   readonly telemetry: TelemetryCollector;
   /** What the engines' thread can do (WebGPU adapter and features, threads, isolation), probed once. */
   capabilities(): Promise<Capabilities>;
@@ -107,7 +112,9 @@ export interface Runtime {
   checkForUpdates(options?: { signal?: AbortSignal }): Promise<string[]>;
   /**
    * Events: `activated` (a release went live here or in another tab), `update-ready`,
-   * `update-failed`, `manifest-stale`, `manifest-rejected`; each a CustomEvent with `detail`.
+   * `update-failed`, `manifest-stale`, `manifest-rejected`, `storage-cleaned`, `profile-rejected`
+   * (a release's reference profile did not match its signed length and sha256, or was invalid);
+   * each a CustomEvent with `detail`.
    */
   addEventListener(type: RuntimeEventType, listener: (event: CustomEvent) => void): void;
   removeEventListener(type: RuntimeEventType, listener: (event: CustomEvent) => void): void;
@@ -115,7 +122,7 @@ export interface Runtime {
   dispose(): void;
 }
 
-export type RuntimeEventType = 'activated' | 'update-ready' | 'update-failed' | 'manifest-stale' | 'manifest-rejected' | 'storage-cleaned';
+export type RuntimeEventType = 'activated' | 'update-ready' | 'update-failed' | 'manifest-stale' | 'manifest-rejected' | 'storage-cleaned' | 'profile-rejected';
 
 /**
  * Creates a runtime for one app on one update server.
@@ -128,13 +135,23 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const baseUrl = parseBaseUrl(options.serverUrl);
   if (!isName(options.app)) throw new RuntimeError('invalid_argument', `app must be ${NAME_RULE}; got ${JSON.stringify(options.app)}`);
   const app = options.app;
-  const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const fetchImpl = privateFetch(options.fetch ?? globalThis.fetch.bind(globalThis));
   const backends = options.backends ?? DEFAULT_BACKENDS;
   checkBackendList(backends);
   const backendOptions: BackendOptions = options.wasmPaths === undefined
     ? (options.backendOptions ?? {})
     : { ...options.backendOptions, wasm: { wasmPaths: options.wasmPaths, ...options.backendOptions?.wasm } };
-  const telemetry = new TelemetryCollector({ app, baseUrl, fetch: fetchImpl, ...(options.telemetry && { settings: options.telemetry }) });
+  const events = new EventTarget();
+  // The telemetry config comes only from manifests Delivery verified (signature, freshness, channel).
+  const telemetryConfig = telemetryConfigSource();
+  const telemetry = new TelemetryCollector({
+    app,
+    baseUrl,
+    fetch: fetchImpl,
+    config: telemetryConfig.current,
+    events,
+    ...(options.telemetry && { settings: options.telemetry }),
+  });
   let store: ModelStore | undefined = options.storage;
   let host: EngineHost | undefined = typeof options.host === 'object' ? options.host : undefined;
 
@@ -147,7 +164,6 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   if (!options.trust || (!('publicKeys' in options.trust) && !('trustOnFirstUse' in options.trust))) {
     throw new RuntimeError('invalid_argument', 'trust must be { publicKeys: [...] } (the server\'s Ed25519 public keys, base64) or { trustOnFirstUse: true }');
   }
-  const events = new EventTarget();
   const loaded = new Set<string>();
   let delivery: Delivery | undefined;
   const getDelivery = () =>
@@ -165,6 +181,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       broadcast: typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel(`edgeloop:${app}`),
       choose: (entry) => getChooser().choose(entry),
       channel: options.channel ?? 'stable',
+      onManifest: telemetryConfig.update,
       ...(options.wholeFileMaxBytes !== undefined && { wholeFileMaxBytes: options.wholeFileMaxBytes }),
     }));
   let chooser: RolloutChooser | undefined;
@@ -196,6 +213,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     async load(name, loadOptions = {}) {
       if (!isName(name)) throw new RuntimeError('invalid_argument', `model name must be ${NAME_RULE}; got ${JSON.stringify(name)}`);
       if (loadOptions.backends) checkBackendList(loadOptions.backends);
+      checkReportable(name, loadOptions.telemetry?.report);
       const started = performance.now();
       const model = await getDelivery().acquire(
         name,
@@ -214,7 +232,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
             host: getHost(),
             telemetry,
             onEvent: (event) => {
-              telemetry.event(event.model, event.version, event.type, event.type === 'backend-lost' ? event.from : undefined);
+              if (event.type === 'backend-lost') telemetry.backendLost(event.model, event.version, event.from);
               options.onEvent?.(event);
             },
             backends: loadOptions.backends ?? backends,
@@ -222,7 +240,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
             delivery: { manifest: meta.manifest, updatePending: meta.updatePending, cohort: meta.cohort, ...(meta.problem && { problem: meta.problem }) },
             ...(loadOptions.worker !== undefined && { worker: loadOptions.worker }),
           }).then((opened) => {
-            telemetry.loaded(opened, meta.cohort, loadOptions.telemetry);
+            telemetry.loaded(opened, { cohort: meta.cohort, profile: release.profile }, loadOptions.telemetry);
             return opened;
           }),
       );

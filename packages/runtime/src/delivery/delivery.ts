@@ -75,6 +75,8 @@ export interface DeliveryOptions {
   choose: (entry: ModelRelease) => Promise<Selection>;
   /** Files up to this size are downloaded whole by the browser (see `RuntimeOptions.wholeFileMaxBytes`); default by store. */
   wholeFileMaxBytes?: number;
+  /** Told of every manifest verified now (or confirmed current by a 304): telemetry takes its config from it. */
+  onManifest?: (manifest: Manifest) => void;
 }
 
 /** A request started ahead of the download that may use it; `cancel` aborts it unless it was taken. */
@@ -144,6 +146,7 @@ export class Delivery {
       const stored = state?.envelope ? parseManifest((state.envelope as { signed: unknown }).signed) : null;
       if (!stored) throw new RuntimeError('server', 'the server answered 304 to a poll without a validator');
       if (Date.parse(stored.expires) <= this.#o.now()) return this.#stale(stored);
+      this.#o.onManifest?.(stored);
       return { manifest: stored, status: 'current' };
     }
     let trust: TrustState | null = state?.trust ?? (await initialTrust(this.#o.trust));
@@ -169,6 +172,7 @@ export class Delivery {
     // Saved while the download runs; awaited before anything is activated from this manifest.
     const saved = store.putAppState(app, { trust: verified.state, envelope: fetched.envelope, etag: fetched.etag, verifiedAt: this.#o.now() });
     saved.catch(() => undefined);
+    this.#o.onManifest?.(verified.manifest);
     return { manifest: verified.manifest, status: 'current', saved };
   }
 

@@ -4,6 +4,7 @@ import type { ModelRelease } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
 import { KEEP_PARTIAL_MS, type AppState, type ModelPointers, type ModelStore, type StoredFile } from './model-store.js';
 import { storageError } from './storage-error.js';
+import { syncDirectory, writeAtomic } from './atomic-file.js';
 
 interface Progress {
   length: number;
@@ -291,26 +292,4 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
 
     close() {},
   };
-}
-
-async function writeAtomic(path: string, contents: string): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(contents);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-}
-
-/** Makes a rename in `dir` durable (POSIX: the directory entry must be fsynced too). */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

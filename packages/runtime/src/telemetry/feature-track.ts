@@ -1,62 +1,185 @@
-import { FeatureRecorder, type ReferenceProfile } from '@edgeloop/telemetry';
+import { FeatureRecorder, type FeatureRole, type ReferenceProfile } from '@edgeloop/telemetry';
 import type { Feeds, Outputs, Tensor } from '../engine/tensor.js';
+import type { ReportableFeature } from './reportable-features.js';
+
+type NumericRead = (feeds: Feeds, outputs: Outputs) => number;
+type LabelRead = (feeds: Feeds, outputs: Outputs) => string;
+
+interface NumericSlot {
+  /** Index in the profile's numeric features (the recorder's value order). */
+  index: number;
+  role: FeatureRole;
+  min: number;
+  max: number;
+  read: NumericRead;
+}
+
+interface LabelSlot {
+  /** Index in the profile's categorical features. */
+  index: number;
+  role: FeatureRole;
+  read: LabelRead;
+}
 
 /**
- * How a model's inferences become summaries. Extractors receive a preallocated `out` buffer in
- * profile order: fill it and return it to record without allocating (≤ 1 µs for 16 features).
+ * The label a categorical output gets for a failed inference: no vocabulary word (profiles hold
+ * printable words), so it counts in the "other" cell — every attempt has a value, so whether a
+ * period has a summary never depends on how many inferences failed.
  */
-export interface ModelTelemetryOptions {
-  /**
-   * Numeric input features, one per `role: 'input'` numeric feature of the profile, in its order
-   * (e.g. RMS energy of an audio frame, mean brightness of an image). Default: by feature name,
-   * see {@link defaultNumeric}.
-   */
-  features?: (feeds: Feeds, out: Float64Array) => ArrayLike<number>;
-  /** Numeric output summaries (scores), one per `role: 'output'` numeric feature. Default: by name. */
-  outputs?: (outputs: Outputs, out: Float64Array) => ArrayLike<number>;
-  /**
-   * One label per categorical feature of the profile, in its order (e.g. the predicted class).
-   * Default: by name, `<output>.argmax` is the index of the largest value of that output.
-   */
-  classes?: (feeds: Feeds, outputs: Outputs, out: string[]) => readonly string[];
-  /**
-   * The reference profile to record against: `'server'` (default) fetches the one the server
-   * publishes for the loaded version (none published: no summaries); `false` records none.
-   */
-  profile?: 'server' | ReferenceProfile | false;
+const NO_LABEL = '\u0000failed';
+const NO_OUTPUTS: Outputs = Object.freeze({});
+/** Index labels for `argmax`, made once so the default classifier allocates nothing. */
+const INDEX_LABELS = Array.from({ length: 1024 }, (_, i) => String(i));
+
+/**
+ * How one model version's inferences become feature counts: the features both the release's
+ * signed profile lists and the app declared (same name, same kind), computed by the app's `value`
+ * or read by name, clamped into the declared range, and counted into an entry's
+ * {@link FeatureRecorder}. Input features are recorded for every inference attempt; output
+ * features get NaN (numeric) or "other" (categorical) for a failed one. Allocates nothing per
+ * inference beyond what the app's `value` functions do.
+ */
+export class FeatureTrack {
+  readonly profile: ReferenceProfile;
+  /** Names counted: declared by the app and listed by the profile, kinds matching. */
+  readonly counted: readonly string[];
+  /** Declared names the profile lists with the other kind: never counted; the app may want to know. */
+  readonly mismatched: readonly string[];
+  readonly #values: Float64Array;
+  readonly #numeric: NumericSlot[] = [];
+  readonly #labels: LabelSlot[] = [];
+  readonly #labelValues: string[];
+  readonly #onError: (error: unknown) => void;
+  #broken = false;
+
+  constructor(profile: ReferenceProfile, report: readonly ReportableFeature[], onError: (error: unknown) => void = () => undefined) {
+    this.profile = profile;
+    this.#onError = onError;
+    const counted: string[] = [];
+    const mismatched: string[] = [];
+    for (const feature of report) {
+      const numericIndex = profile.numeric.findIndex((f) => f.name === feature.name);
+      const labelIndex = profile.categorical.findIndex((f) => f.name === feature.name);
+      if (feature.kind === 'categorical') {
+        if (labelIndex < 0) {
+          if (numericIndex >= 0) mismatched.push(feature.name);
+          continue;
+        }
+        const role = profile.categorical[labelIndex]!.role;
+        this.#labels.push({ index: labelIndex, role, read: feature.value ?? defaultLabel(feature.name, role) });
+      } else {
+        if (numericIndex < 0) {
+          if (labelIndex >= 0) mismatched.push(feature.name);
+          continue;
+        }
+        const role = profile.numeric[numericIndex]!.role;
+        const [min, max] = feature.range;
+        this.#numeric.push({ index: numericIndex, role, min, max, read: feature.value ?? defaultNumeric(feature.name, role) });
+      }
+      counted.push(feature.name);
+    }
+    this.counted = counted;
+    this.mismatched = mismatched;
+    this.#values = new Float64Array(profile.numeric.length).fill(Number.NaN);
+    this.#labelValues = profile.categorical.map(() => NO_LABEL);
+  }
+
+  /** A recorder for one entry (model, version, backend, cohort) of one period. */
+  newRecorder(): FeatureRecorder {
+    return new FeatureRecorder(this.profile, this.counted);
+  }
+
+  /** Counts one inference attempt; `outputs` is null for a failed one. */
+  record(recorder: FeatureRecorder, feeds: Feeds, outputs: Outputs | null): void {
+    if (!this.#broken) {
+      try {
+        this.#extract(feeds, outputs);
+      } catch (error) {
+        // A broken extractor must not break inference, nor make summary presence depend on data:
+        // from now on every attempt records the "missing" values (NaN, other).
+        this.#broken = true;
+        this.#onError(error);
+      }
+    }
+    if (this.#broken) this.#missing();
+    if (this.#numeric.length > 0) recorder.record(this.#values);
+    const labels = this.#labels;
+    for (let i = 0; i < labels.length; i++) recorder.recordCategory(labels[i]!.index, this.#labelValues[i]!);
+  }
+
+  #extract(feeds: Feeds, outputs: Outputs | null): void {
+    const numeric = this.#numeric;
+    const values = this.#values;
+    for (let i = 0; i < numeric.length; i++) {
+      const slot = numeric[i]!;
+      if (outputs === null && slot.role === 'output') {
+        values[slot.index] = Number.NaN;
+        continue;
+      }
+      const x = slot.read(feeds, outputs ?? NO_OUTPUTS);
+      // Clamp into the declared range; NaN stays NaN (its own cell).
+      values[slot.index] = x < slot.min ? slot.min : x > slot.max ? slot.max : x;
+    }
+    const labels = this.#labels;
+    for (let i = 0; i < labels.length; i++) {
+      const slot = labels[i]!;
+      this.#labelValues[i] = outputs === null && slot.role === 'output' ? NO_LABEL : slot.read(feeds, outputs ?? NO_OUTPUTS);
+    }
+  }
+
+  #missing(): void {
+    for (const slot of this.#numeric) this.#values[slot.index] = Number.NaN;
+    this.#labelValues.fill(NO_LABEL);
+  }
 }
 
 type Stat = 'mean' | 'rms' | 'std' | 'min' | 'max';
-type Pick = { tensor: string; index: number } | { tensor: string; stat: Stat } | null;
 
 /**
- * The default extractor, driven by feature names, for small numeric tensors: `x[3]` is element 3
- * of tensor `x`; `x.mean`, `x.rms`, `x.std`, `x.min`, `x.max` summarise all of `x`. Input features
- * read the feeds, output features the outputs. A name it cannot read (or a missing tensor) gives
- * NaN, which lands in the NaN cell: a mismatched extractor shows up as drift instead of hiding.
+ * Reads a numeric feature by name, for small numeric tensors: `x[3]` is element 3 of tensor `x`;
+ * `x.mean`, `x.rms`, `x.std`, `x.min`, `x.max` summarise all of `x`. Input features read the
+ * feeds, output features the outputs. A name it cannot read (or a missing tensor) gives NaN, which
+ * lands in the NaN cell: a mismatch between profile and app shows up as drift instead of hiding.
  */
-export function defaultNumeric(names: readonly string[]): (tensors: Record<string, Tensor>, out: Float64Array) => Float64Array {
-  const picks = names.map(parsePick);
-  return function defaultFeatures(tensors, out) {
-    for (let i = 0; i < picks.length; i++) out[i] = read(picks[i]!, tensors);
-    return out;
+export function defaultNumeric(name: string, role: FeatureRole): NumericRead {
+  const element = /^(.+)\[(\d+)\]$/.exec(name);
+  const stat = /^(.+)\.(mean|rms|std|min|max)$/.exec(name);
+  const tensorName = element?.[1] ?? stat?.[1];
+  if (tensorName === undefined) return () => Number.NaN;
+  const pick = (feeds: Feeds, outputs: Outputs) => (role === 'input' ? feeds : outputs)[tensorName];
+  if (element) {
+    const index = Number(element[2]);
+    return function readElement(feeds, outputs) {
+      const values = numbers(pick(feeds, outputs));
+      return values !== null && index < values.length ? Number(values[index]) : Number.NaN;
+    };
+  }
+  const kind = stat![2] as Stat;
+  return function readStat(feeds, outputs) {
+    const values = numbers(pick(feeds, outputs));
+    return values === null ? Number.NaN : summarise(values, kind);
   };
 }
 
-function parsePick(name: string): Pick {
-  const element = /^(.+)\[(\d+)\]$/.exec(name);
-  if (element) return { tensor: element[1]!, index: Number(element[2]) };
-  const stat = /^(.+)\.(mean|rms|std|min|max)$/.exec(name);
-  if (stat) return { tensor: stat[1]!, stat: stat[2] as Stat };
-  return null;
+function defaultLabel(name: string, role: FeatureRole): LabelRead {
+  const tensorName = /^(.+)\.argmax$/.exec(name)?.[1];
+  if (tensorName === undefined) return () => '';
+  return function readArgmax(feeds, outputs) {
+    const values = numbers((role === 'input' ? feeds : outputs)[tensorName]);
+    if (values === null || values.length === 0) return '';
+    let best = 0;
+    for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+    return INDEX_LABELS[best] ?? String(best);
+  };
 }
 
-function read(pick: Pick, tensors: Record<string, Tensor>): number {
-  if (pick === null) return Number.NaN;
-  const data = tensors[pick.tensor]?.data;
-  if (data === undefined || typeof data[0] === 'string') return Number.NaN;
-  const values = data as ArrayLike<number | bigint>;
-  if ('index' in pick) return pick.index < values.length ? Number(values[pick.index]) : Number.NaN;
+function numbers(tensor: Tensor | undefined): ArrayLike<number | bigint> | null {
+  const data = tensor?.data;
+  if (data === undefined || typeof data[0] === 'string') return null;
+  return data as ArrayLike<number | bigint>;
+}
+
+function summarise(values: ArrayLike<number | bigint>, stat: Stat): number {
   const n = values.length;
   if (n === 0) return Number.NaN;
   let sum = 0;
@@ -70,83 +193,11 @@ function read(pick: Pick, tensors: Record<string, Tensor>): number {
     if (x < min) min = x;
     if (x > max) max = x;
   }
-  switch (pick.stat) {
+  switch (stat) {
     case 'mean': return sum / n;
     case 'rms': return Math.sqrt(squares / n);
     case 'std': return Math.sqrt(Math.max(0, squares / n - (sum / n) ** 2));
     case 'min': return min;
     case 'max': return max;
-  }
-}
-
-function argmax(tensor: Tensor | undefined): string {
-  const data = tensor?.data;
-  if (data === undefined || data.length === 0 || typeof data[0] === 'string') return '';
-  const values = data as ArrayLike<number | bigint>;
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return String(best);
-}
-
-/**
- * Records one model version's inferences against its reference profile. All buffers are
- * allocated once here; {@link record} allocates nothing beyond what the app's extractors do.
- */
-export class FeatureTrack {
-  readonly recorder: FeatureRecorder;
-  readonly #values: Float64Array;
-  readonly #inputIndex: Int32Array;
-  readonly #outputIndex: Int32Array;
-  readonly #inputBuffer: Float64Array;
-  readonly #outputBuffer: Float64Array;
-  readonly #labels: string[];
-  readonly #features: (feeds: Feeds, out: Float64Array) => ArrayLike<number>;
-  readonly #outputs: (outputs: Outputs, out: Float64Array) => ArrayLike<number>;
-  readonly #classes: ((feeds: Feeds, outputs: Outputs, out: string[]) => readonly string[]) | null;
-  readonly #defaultClasses: Array<string | null>;
-
-  constructor(profile: ReferenceProfile, options: ModelTelemetryOptions = {}) {
-    this.recorder = new FeatureRecorder(profile);
-    const numeric = profile.numeric;
-    const inputs = numeric.flatMap((f, i) => (f.role === 'input' ? [i] : []));
-    const outputs = numeric.flatMap((f, i) => (f.role === 'output' ? [i] : []));
-    this.#values = new Float64Array(numeric.length);
-    this.#inputIndex = Int32Array.from(inputs);
-    this.#outputIndex = Int32Array.from(outputs);
-    this.#inputBuffer = new Float64Array(inputs.length);
-    this.#outputBuffer = new Float64Array(outputs.length);
-    this.#features = options.features ?? defaultNumeric(inputs.map((i) => numeric[i]!.name));
-    this.#outputs = options.outputs ?? defaultNumeric(outputs.map((i) => numeric[i]!.name));
-    this.#labels = profile.categorical.map(() => '');
-    this.#classes = options.classes ?? null;
-    this.#defaultClasses = profile.categorical.map((f) => /^(.+)\.argmax$/.exec(f.name)?.[1] ?? null);
-  }
-
-  /** Counts one inference's features and outputs into the current window. */
-  record(feeds: Feeds, outputs: Outputs): void {
-    const values = this.#values;
-    if (this.#inputIndex.length > 0) this.#scatter(this.#features(feeds, this.#inputBuffer), this.#inputIndex, 'features');
-    if (this.#outputIndex.length > 0) this.#scatter(this.#outputs(outputs, this.#outputBuffer), this.#outputIndex, 'outputs');
-    if (values.length > 0) this.recorder.record(values);
-    const labels = this.#labels;
-    if (labels.length === 0) return;
-    const got = this.#classes ? this.#classes(feeds, outputs, labels) : this.#defaultLabels(outputs);
-    for (let c = 0; c < labels.length; c++) this.recorder.recordCategory(c, got[c] ?? '');
-  }
-
-  #scatter(got: ArrayLike<number>, index: Int32Array, what: string): void {
-    if (got.length !== index.length) {
-      throw new RangeError(`the telemetry ${what} extractor returned ${got.length} values; profile "${this.recorder.profile.id}" needs ${index.length}`);
-    }
-    for (let i = 0; i < index.length; i++) this.#values[index[i]!] = got[i]!;
-  }
-
-  #defaultLabels(outputs: Outputs): string[] {
-    const labels = this.#labels;
-    for (let c = 0; c < labels.length; c++) {
-      const output = this.#defaultClasses[c];
-      labels[c] = output === null || output === undefined ? '' : argmax(outputs[output]);
-    }
-    return labels;
   }
 }

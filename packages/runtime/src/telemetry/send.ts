@@ -9,6 +9,11 @@ export type SendOutcome =
 /**
  * POSTs reports (their JSON texts, sent byte for byte as sealed) as one object, or as a JSON array
  * when there are several. `keepalive` lets the request outlive a page being hidden or closed.
+ *
+ * Nothing but the report leaves: no cookies or HTTP credentials (`credentials: 'omit'`), no
+ * `Referer` (`referrerPolicy: 'no-referrer'`), and no header beyond `Content-Type: text/plain`, a
+ * CORS-safelisted value, so a page on another origin sends one simple request and no preflight
+ * (the server parses the body as JSON whatever its type).
  */
 export async function postReports(fetchImpl: typeof fetch, url: string, bodies: readonly string[], keepalive: boolean, now: () => number): Promise<SendOutcome> {
   let response: Response;
@@ -16,7 +21,9 @@ export async function postReports(fetchImpl: typeof fetch, url: string, bodies: 
     response = await fetchImpl(url, {
       method: 'POST',
       body: bodies.length === 1 ? bodies[0]! : `[${bodies.join(',')}]`,
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
+      credentials: 'omit',
+      referrerPolicy: 'no-referrer',
       keepalive,
     });
   } catch (error) {

@@ -173,7 +173,7 @@ export class FakeRepository {
       status = 206;
     }
     const slice = bytes.subarray(start);
-    const responseHeaders: Record<string, string> = { 'Content-Type': 'application/octet-stream', ETag: etag };
+    const responseHeaders: Record<string, string> = { 'Content-Type': contentType(path), ETag: etag };
     if (!this.chunked.has(path)) responseHeaders['Content-Length'] = String(slice.byteLength);
     if (status === 206) responseHeaders['Content-Range'] = `bytes ${start}-${bytes.byteLength - 1}/${bytes.byteLength}`;
     const drop = this.dropAfter.get(path);
@@ -205,4 +205,12 @@ export class FakeRepository {
   bytesSentTo(pathPart: string): number {
     return this.requestsTo(pathPart).reduce((total, request) => total + request.bytesSent, 0);
   }
+}
+
+/** Pages and scripts a browser test serves from the repository's origin need their types; anything else is bytes. */
+function contentType(path: string): string {
+  if (path.endsWith('.html')) return 'text/html; charset=utf-8';
+  if (path.endsWith('.js')) return 'text/javascript';
+  if (path.endsWith('.json')) return 'application/json';
+  return 'application/octet-stream';
 }
