@@ -83,7 +83,8 @@ async function readState(path: string): Promise<TelemetryState> {
   if (file.format !== 'edgeloop-telemetry-state' || file.version !== 1 || typeof file.state !== 'object' || file.state === null) {
     throw new RuntimeError('storage', `${path} is not an edgeloop telemetry state file (version 1); move it away to start afresh`);
   }
-  return file.state;
+  // A state written before periods had a clock starts one at its next count.
+  return { ...file.state, period: file.state.period ?? { start: null, assignments: {} } };
 }
 
 function telemetryStorageError(error: unknown, what: string): RuntimeError {

@@ -90,13 +90,33 @@ describe('TelemetryCollector', () => {
     expect(await c.flush()).toEqual({ sent: 1 });
     const [report, ...others] = server.reports();
     expect(others).toEqual([]);
-    expect(report).toMatchObject({ schema: 3, app: 'demo', config: 'tc_test', period: Math.floor((clock - DAY) / DAY) });
+    // Periods run from the first count; a report names its period by the hour it started.
+    expect(report).toMatchObject({ schema: 3, app: 'demo', config: 'tc_test', period: Math.floor((clock - DAY) / 3_600_000) });
     expect(report!.epsilon).toBe(reportEpsilon(defaultTelemetryConfig('tc_test'), [{ summary: false }]));
     expect(report!.models).toEqual([expect.objectContaining({ model: 'vad', version: '5.0.0', backend: 'wasm', cohort: { rollout: 'ro_0123456789ab', arm: 'candidate', step: 2 } })]);
     // Noised values only: no exact counts, no latencies in milliseconds, no time of sending.
     expect(Object.keys(report!)).not.toContain('sentAt');
     expect((await c.pending()).entries).toEqual([]);
     expect(await c.flush()).toEqual({ sent: 0 });
+  });
+
+  it('starts a new period when the rollout step or the release changes, dropping the unfinished one', async () => {
+    const server = fakeServer();
+    const storage = memoryTelemetryStorage();
+    const c = collector(server.fetchImpl, { storage });
+    await c.loaded(model, { cohort: { rollout: 'ro_0123456789ab', arm: 'control', step: 0 } });
+    for (let i = 0; i < 5; i++) c.observe('vad', '5.0.0', 'wasm', 2);
+    await c.flush();
+    clock += 3_600_000;
+    // The manifest moved the rollout to its next step: both arms' devices start a period now.
+    await c.loaded(model, { cohort: { rollout: 'ro_0123456789ab', arm: 'control', step: 1 } });
+    await vi.waitFor(async () => expect((await storage.read('demo')).period.start).toBe(clock));
+    for (let i = 0; i < 3; i++) c.observe('vad', '5.0.0', 'wasm', 2);
+    await c.flush();
+    expect((await c.pending()).entries).toEqual([expect.objectContaining({ state: 'recording', inferences: 3, start: clock, cohort: expect.objectContaining({ step: 1 }) })]);
+    clock += DAY;
+    expect(await c.flush()).toEqual({ sent: 1 });
+    expect(server.reports()[0]!.period).toBe(Math.floor((clock - DAY) / 3_600_000));
   });
 
   it('reports no cohort for a device outside the rollout audience', async () => {
@@ -170,7 +190,7 @@ describe('TelemetryCollector', () => {
     const c = collector(server.fetchImpl);
     c.observe('vad', '5.0.0', 'wasm', 2);
     await c.flush();
-    clock += 3 * DAY;
+    clock += 3 * DAY + 1000; // the period (from the first count) ended 48 h and a second ago
     expect(await c.flush()).toEqual({ sent: 0, dropped: 1 });
     expect(server.telemetryCalls()).toEqual([]);
   });
@@ -228,7 +248,7 @@ describe('TelemetryCollector', () => {
       },
     });
     const c = collector(server.fetchImpl, { settings: { maxQueuedReports: 2 } });
-    const firstDay = Math.floor(clock / DAY);
+    const firstStart = clock;
     const results = [];
     for (let day = 0; day < 3; day++) {
       c.observe('vad', '5.0.0', 'wasm', 2);
@@ -242,7 +262,7 @@ describe('TelemetryCollector', () => {
     server.calls.length = 0;
     expect(await c.flush()).toEqual({ sent: 2 });
     expect(server.telemetryCalls()).toHaveLength(1);
-    expect(server.reports().map((r) => r.period)).toEqual([firstDay + 1, firstDay + 2]);
+    expect(server.reports().map((r) => r.period)).toEqual([Math.floor((firstStart + DAY) / 3_600_000), Math.floor((firstStart + 2 * DAY) / 3_600_000)]);
   });
 
   it('drops a queued report unsent once its period ended more than max(2 periods, 48 h) ago', async () => {
@@ -264,20 +284,21 @@ describe('TelemetryCollector', () => {
   });
 
   it('seals by a timer at the boundary and spreads the send over the next minute', async () => {
-    vi.useFakeTimers({ now: 30_000 * DAY - 10_000, toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const start = 30_000 * DAY - 10_000;
+    vi.useFakeTimers({ now: start, toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     try {
       const server = fakeServer();
       const storage = memoryTelemetryStorage();
       const c = collector(server.fetchImpl, { storage, settings: { autoFlush: true, now: () => Date.now(), random: () => 0.5 } });
       await c.loaded(model, { cohort: null });
       c.observe('vad', '5.0.0', 'wasm', 2);
-      await vi.advanceTimersByTimeAsync(10_000); // the boundary: sealed, not yet sent
+      await vi.advanceTimersByTimeAsync(DAY); // the period (from the first load) ends: sealed, not yet sent
       await vi.waitFor(async () => expect((await storage.read('demo')).queue).toHaveLength(1));
       expect(server.telemetryCalls()).toEqual([]);
       await vi.advanceTimersByTimeAsync(29_000);
       expect(server.telemetryCalls()).toEqual([]);
       await vi.advanceTimersByTimeAsync(2_000); // random 0.5 of a minute
-      await vi.waitFor(() => expect(server.reports().map((r) => r.period)).toEqual([29_999]));
+      await vi.waitFor(() => expect(server.reports().map((r) => r.period)).toEqual([Math.floor(start / 3_600_000)]));
     } finally {
       vi.useRealTimers();
     }

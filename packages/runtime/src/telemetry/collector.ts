@@ -9,7 +9,7 @@ import { pendingView, type PendingTelemetry } from './pending.js';
 import type { ModelTelemetryOptions } from './reportable-features.js';
 import { sendQueued, type SendState } from './send-queue.js';
 import { ProfileCache } from './signed-profile.js';
-import { mergeDeltas } from './state/merge-deltas.js';
+import { assignModel, mergeDeltas } from './state/merge-deltas.js';
 import { sealPeriods } from './state/seal-periods.js';
 import { memoryTelemetryStorage, type TelemetryState, type TelemetryStorage } from './telemetry-storage.js';
 import { DEFAULT_PERIOD_MS, resolveTelemetryOptions, type FlushResult, type TelemetryOptions } from './telemetry-options.js';
@@ -150,6 +150,7 @@ export class TelemetryCollector {
     const cohort = reportCohort(release.cohort);
     // Counts so far belong to the old cohort's entries.
     if (!sameCohort(track.cohort, cohort)) this.#live.retarget(track, { cohort });
+    this.#assign(model.name, `${model.version}\u0001${cohort === null ? '' : `${cohort.rollout}:${cohort.arm}:${cohort.step}`}`);
     if (!this.#started) {
       this.#started = true;
       void this.#cycle(this.#o.autoFlush);
@@ -254,6 +255,23 @@ export class TelemetryCollector {
     void this.flush({ keepalive: true });
   }
 
+  /**
+   * The device runs `model` under `assignment` (release and rollout step). A new one starts a new
+   * period, in storage (for every tab) and here; the unfinished period is dropped.
+   */
+  #assign(model: string, assignment: string): void {
+    const now = this.#o.now();
+    const periodMs = this.#config()?.periodMs ?? DEFAULT_PERIOD_MS;
+    this.#transact((state) => assignModel(state, model, assignment, now, periodMs)).then(
+      ({ restarted, anchor }) => {
+        if (restarted) this.#live.restart(anchor);
+        else this.#live.setAnchor(anchor);
+        this.#advance();
+      },
+      (error: unknown) => this.#problem(error),
+    );
+  }
+
   /** Reads the clock: the current period moves on if it ended (sealed at once) or the clock went back. */
   #advance(): void {
     const now = this.#o.now();
@@ -288,7 +306,9 @@ export class TelemetryCollector {
     if (batch.size === 0) return 0;
     const deltas = [...batch.values()];
     try {
-      return (await this.#transact((state) => mergeDeltas(state, deltas))).dropped;
+      const { dropped, anchor } = await this.#transact((state) => mergeDeltas(state, deltas));
+      if (anchor !== null) this.#live.setAnchor(anchor);
+      return dropped;
     } catch (error) {
       this.#live.restore(batch);
       throw error;

@@ -75,7 +75,9 @@ export function indexedDbTelemetryStorage(options: IndexedDbTelemetryStorageOpti
         const { state, reportSeq, accumulatorIds } = await readState(tx, app);
         const result = change(state);
         assertSynchronous(result);
-        const writes: Array<Promise<unknown>> = [tx.objectStore('budgets').put({ ...state.budget, app })];
+        const writes: Array<Promise<unknown>> = [
+          tx.objectStore('budgets').put({ ...state.budget, app, periodStart: state.period.start, assignments: state.period.assignments }),
+        ];
         const keepIds = new Set<string>();
         for (const accumulator of state.accumulators) {
           const id = `${app}\u0002${accumulatorKey(accumulator)}`;
@@ -157,8 +159,9 @@ async function readState(tx: Tx, app: string): Promise<{ state: TelemetryState; 
       }
     }
   }
+  const period = { start: budget?.periodStart ?? null, assignments: budget?.assignments ?? {} };
   return {
-    state: { budget: record, accumulators: [...byKey.values()], queue },
+    state: { budget: record, period, accumulators: [...byKey.values()], queue },
     reportSeq,
     accumulatorIds: accumulators.map((a) => a.id),
   };

@@ -3,7 +3,7 @@ import type { FeatureTrack } from './feature-track.js';
 import type { ReportableFeature } from './reportable-features.js';
 import { LiveEntry } from './live-entry.js';
 import { accumulatorKey } from './state/merge-deltas.js';
-import type { StoredAccumulator } from './telemetry-storage.js';
+import { periodStartOf, type StoredAccumulator } from './telemetry-storage.js';
 
 /** What the collector knows about one model version in this tab. */
 export interface Track {
@@ -28,6 +28,8 @@ export interface Track {
  */
 export class LiveCounts {
   periodMs: number;
+  /** Where periods start (shared through storage); null until known: the first count then starts one. */
+  anchor: number | null = null;
   periodStart = 0;
   /** 0: no period yet (the first count reads the clock). */
   periodEnd = 0;
@@ -67,9 +69,31 @@ export class LiveCounts {
     if (now < this.periodEnd && now >= this.periodStart) return { moved: false, ended: false };
     const ended = this.periodEnd > 0 && now >= this.periodEnd;
     this.takeAll();
-    this.periodStart = Math.floor(now / this.periodMs) * this.periodMs;
+    if (this.anchor === null) this.anchor = now;
+    this.periodStart = periodStartOf(this.anchor, this.periodMs, now);
     this.periodEnd = this.periodStart + this.periodMs;
     return { moved: true, ended };
+  }
+
+  /** Periods start where storage says (another tab may have started them): counts so far keep theirs. */
+  setAnchor(anchor: number): void {
+    if (anchor === this.anchor) return;
+    this.takeAll();
+    this.anchor = anchor;
+    this.periodStart = 0;
+    this.periodEnd = 0;
+  }
+
+  /**
+   * A new release or rollout step on this device: the unfinished period is dropped — this tab's
+   * counts of it included, merged or not — and a new one starts at `anchor`.
+   */
+  restart(anchor: number): void {
+    for (const versions of this.#tracks.values()) for (const track of versions.values()) track.entries.clear();
+    for (const [key, delta] of this.#unmerged) if (delta.end > anchor) this.#unmerged.delete(key);
+    this.anchor = anchor;
+    this.periodStart = 0;
+    this.periodEnd = 0;
   }
 
   /** A config with another period length: counts so far keep theirs; the next {@link advance} starts the new one. */
@@ -93,8 +117,10 @@ export class LiveCounts {
   }
 
   take(track: Track): void {
+    // Taking happens at merges, never per inference: reading the clock here costs nothing.
+    const now = Date.now();
     for (const entry of track.entries.values()) {
-      if (!entry.empty) keep(this.#unmerged, { start: this.periodStart, end: this.periodEnd, entry: entry.toJSON() });
+      if (!entry.empty) keep(this.#unmerged, { start: this.periodStart, end: this.periodEnd, entry: entry.toJSON(now) });
     }
     track.entries.clear();
   }
@@ -117,7 +143,7 @@ export class LiveCounts {
     const out = [...this.#unmerged.values()].map((delta) => structuredClone(delta));
     for (const versions of this.#tracks.values()) {
       for (const track of versions.values()) {
-        for (const entry of track.entries.values()) if (!entry.empty) out.push({ start: this.periodStart, end: this.periodEnd, entry: entry.toJSON() });
+        for (const entry of track.entries.values()) if (!entry.empty) out.push({ start: this.periodStart, end: this.periodEnd, entry: entry.toJSON(Date.now()) });
       }
     }
     return out;

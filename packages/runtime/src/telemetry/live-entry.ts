@@ -35,14 +35,15 @@ export class LiveEntry {
     return this.attempts === 0 && !this.fellBack && !this.reverted;
   }
 
-  /** The counts as the storage keeps them. */
-  toJSON(): EntryAccumulatorJSON {
+  /** The counts as the storage keeps them; `lastUsed` is when they were taken (sealing keeps each model's latest entry). */
+  toJSON(lastUsed: number): EntryAccumulatorJSON {
     const features = this.features;
     return {
       model: this.key.model,
       version: this.key.version,
       backend: this.key.backend,
       cohort: this.key.cohort === null ? null : { ...this.key.cohort },
+      lastUsed,
       attempts: this.attempts,
       successes: this.successes,
       errors: { ...this.errors },

@@ -59,8 +59,7 @@ export function pendingView(input: { now: number; accumulators: readonly StoredA
     });
   }
   for (const report of input.queue) {
-    const start = report.period * report.periodMs;
-    for (const e of report.entries) add({ ...e, state: 'queued', start, end: start + report.periodMs });
+    for (const e of report.entries) add({ ...e, state: 'queued', start: report.start, end: report.start + report.periodMs });
   }
   const entries = [...lines.values()].sort((a, b) => a.start - b.start || a.model.localeCompare(b.model) || a.backend.localeCompare(b.backend));
   return { entries, ...(input.blocked !== undefined && { blocked: input.blocked }) };

@@ -6,8 +6,8 @@ import type { QueuedReport } from './telemetry-storage.js';
 export interface TelemetryDB extends DBSchema {
   /** Sealed reports of every app, oldest first by `seq`. */
   reports: { key: number; value: QueuedReport & { app: string; seq?: number }; indexes: { byApp: string; byReportId: string } };
-  /** One privacy budget record per app. */
-  budgets: { key: string; value: DeviceBudgetRecord & { app: string } };
+  /** One privacy budget record per app, with the app's period clock (where its periods start, the last release and step per model). */
+  budgets: { key: string; value: DeviceBudgetRecord & { app: string; periodStart?: number | null; assignments?: Record<string, string> } };
   /** Raw counts of periods not sealed yet, one record per (app, stretch of time, entry key). */
   accumulators: { key: string; value: { id: string; app: string; start: number; end: number; entry: EntryAccumulatorJSON }; indexes: { byApp: string } };
   /** `sealFloor`: periods starting before it are never sealed (the time of the upgrade from version 1). */

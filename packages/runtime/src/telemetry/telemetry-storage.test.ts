@@ -154,7 +154,7 @@ describe('indexeddb telemetry storage', () => {
     expect((await storage.read('demo')).accumulators).toEqual([]);
     await storage.transact('demo', (s) => mergeDeltas(s, [delta(601, 3)]));
     const outcome = await storage.transact('demo', seal(602 * DAY + 1));
-    expect(outcome.sealed.map((r) => r.period)).toEqual([601]);
+    expect(outcome.sealed.map((r) => r.start)).toEqual([601 * DAY]);
     storage.close?.();
   });
 });

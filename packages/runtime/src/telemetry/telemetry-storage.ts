@@ -19,8 +19,8 @@ export interface QueuedReport {
   reportId: string;
   /** The report's JSON text (schema 3: noised values only). */
   body: string;
-  /** The accounting period the report covers: its index and the config's period length. */
-  period: number;
+  /** The accounting period the report covers: its start (ms since the epoch) and the config's period length. */
+  start: number;
   periodMs: number;
   /** After this time (ms since the epoch) the server refuses the report, so it is dropped unsent. */
   expiresAt: number;
@@ -35,10 +35,23 @@ export interface StoredAccumulator {
   entry: EntryAccumulatorJSON;
 }
 
+/**
+ * Where this device's accounting periods are: they run back to back from `start` (ms since the
+ * epoch; null before the first count), each the config's `periodMs` long. A period restarts — the
+ * unfinished one is dropped unsent — when the device runs a model under a new release or rollout
+ * step (`assignments`: the last one per model), so a rollout's two arms always report equally long,
+ * aligned periods.
+ */
+export interface PeriodClock {
+  start: number | null;
+  assignments: Record<string, string>;
+}
+
 /** Everything the runtime keeps about one app's telemetry. */
 export interface TelemetryState {
   /** The device's privacy budget (see `chargeBudget` in @edgeloop/telemetry). */
   budget: DeviceBudgetRecord;
+  period: PeriodClock;
   /** Raw counts of periods not sealed yet, one per (period, entry key). */
   accumulators: StoredAccumulator[];
   /** Sealed reports, oldest first. */
@@ -77,7 +90,12 @@ export interface TelemetryStorage {
 
 /** An app with nothing stored yet. */
 export function emptyTelemetryState(): TelemetryState {
-  return { budget: emptyBudgetRecord(), accumulators: [], queue: [] };
+  return { budget: emptyBudgetRecord(), period: { start: null, assignments: {} }, accumulators: [], queue: [] };
+}
+
+/** The start of the period that holds `time`, for periods of `periodMs` running back to back from `anchor`. */
+export function periodStartOf(anchor: number, periodMs: number, time: number): number {
+  return anchor + Math.floor((time - anchor) / periodMs) * periodMs;
 }
 
 /** Refuses a `change` that returned a promise: what it does after its first await would run outside the transaction. */

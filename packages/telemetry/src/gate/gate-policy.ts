@@ -102,7 +102,7 @@ export function defaultGateMetrics(outputFeatures: readonly string[] = []): Gate
 }
 
 export const DEFAULT_GATE_POLICY: Readonly<Omit<GatePolicy, 'metrics'>> = Object.freeze({
-  alpha: 0.05,
+  alpha: 0.1,
   minReportsPerArm: DEFAULT_MIN_REPORTS,
   minHoldWindows: 1,
   maxStepHours: 48,

@@ -1,5 +1,5 @@
 import { emptyEntry, entryKeyString, mergeEntry } from '@edgeloop/telemetry';
-import type { StoredAccumulator, TelemetryState } from '../telemetry-storage.js';
+import { periodStartOf, type StoredAccumulator, type TelemetryState } from '../telemetry-storage.js';
 
 /** Where an accumulator lives: its stretch of time and its entry key. */
 export function accumulatorKey(accumulator: StoredAccumulator): string {
@@ -7,17 +7,25 @@ export function accumulatorKey(accumulator: StoredAccumulator): string {
 }
 
 /**
- * Adds counts recorded since the last merge into the stored ones (same stretch of time and entry
- * key: counts add, flags OR, histograms merge). Counts for time the device has already sealed are
- * dropped: that period's report is made, and a second one would spend the budget twice.
- * Runs inside {@link TelemetryStorage.transact}; returns how many deltas were dropped.
+ * Adds counts recorded since the last merge into the stored ones (same period and entry key: counts
+ * add, flags OR, histograms merge). Periods run back to back from the stored clock; a tab that
+ * started counting before it knew the clock has its counts filed in the period that holds them.
+ * Counts for time the device has already sealed are dropped (a second report would spend the
+ * budget twice), and so are counts from before the clock's start (a period dropped when a new
+ * release or step began). Runs inside {@link TelemetryStorage.transact}; returns how many deltas
+ * were dropped and where periods start.
  */
-export function mergeDeltas(state: TelemetryState, deltas: readonly StoredAccumulator[]): { dropped: number } {
+export function mergeDeltas(state: TelemetryState, deltas: readonly StoredAccumulator[]): { dropped: number; anchor: number | null } {
   const index = new Map<string, StoredAccumulator>();
   for (const accumulator of state.accumulators) index.set(accumulatorKey(accumulator), accumulator);
+  if (state.period.start === null && deltas.length > 0) state.period.start = Math.min(...deltas.map((d) => d.start));
+  const anchor = state.period.start;
   let dropped = 0;
-  for (const delta of deltas) {
-    if (delta.start < state.budget.sealedUntil) {
+  for (const raw of deltas) {
+    const length = raw.end - raw.start;
+    const start = anchor === null ? raw.start : periodStartOf(anchor, length, raw.start);
+    const delta = start === raw.start ? raw : { ...raw, start, end: start + length };
+    if (delta.start < state.budget.sealedUntil || (anchor !== null && raw.start < anchor)) {
       dropped += 1;
       continue;
     }
@@ -31,5 +39,25 @@ export function mergeDeltas(state: TelemetryState, deltas: readonly StoredAccumu
       index.set(key, added);
     }
   }
-  return { dropped };
+  return { dropped, anchor };
+}
+
+/**
+ * The device runs `model` under `assignment` (its release and rollout step): the first time, or the
+ * same as before, nothing changes; a new one drops the unfinished period's counts (every model's)
+ * and starts a new period at `now`, so both arms of a rollout report aligned, equally long periods.
+ * Ended periods are kept for sealing. Returns whether it restarted and where periods now start.
+ */
+export function assignModel(state: TelemetryState, model: string, assignment: string, now: number, periodMs: number): { restarted: boolean; anchor: number } {
+  const previous = state.period.assignments[model];
+  state.period.assignments[model] = assignment;
+  if (state.period.start === null) {
+    state.period.start = now;
+    return { restarted: false, anchor: now };
+  }
+  if (previous === undefined || previous === assignment) return { restarted: false, anchor: state.period.start };
+  const current = periodStartOf(state.period.start, periodMs, now);
+  state.accumulators = state.accumulators.filter((a) => a.start + periodMs <= now && a.start < current);
+  state.period.start = now;
+  return { restarted: true, anchor: now };
 }

@@ -36,14 +36,14 @@ export type DropReason =
   | 'too_old'
   /** The day's ε (`epsilonPerDay`) is spent. */
   | 'exhausted'
-  /** Counted under another period length that does not fit in one period of the config. */
+  /** Counted under another period length than the config's. */
   | 'period_changed'
   /** Stored counts that fail their checks. */
   | 'corrupted';
 
 export interface SealOutcome {
   /** Reports made and queued, oldest period first. */
-  sealed: Array<{ reportId: string; period: number; epsilon: number }>;
+  sealed: Array<{ reportId: string; start: number; epsilon: number }>;
   /** Counts dropped unsealed, per stretch of time. */
   dropped: Array<{ start: number; end: number; reason: DropReason; entries: number }>;
   /** Entries left out of reports over the config's `maxEntries` (the least used ones). */
@@ -71,8 +71,8 @@ export function sealPeriods(state: TelemetryState, request: SealRequest): SealOu
   const outcome: SealOutcome = { sealed: [], dropped: [], droppedEntries: 0, droppedReports: [] };
   const drop = (start: number, end: number, reason: DropReason, entries: number) => outcome.dropped.push({ start, end, reason, entries });
 
-  // Group the stored counts by the config's periods; counts kept under another period length
-  // (recorded before this config was known) join the period that contains them, if one does.
+  // Group the stored counts by period (each accumulator was filed under its period's start when it
+  // was merged); counts kept under another period length than the config's cannot be sealed.
   const periods = new Map<number, Map<string, EntryAccumulatorJSON>>();
   for (const accumulator of state.accumulators) {
     try {
@@ -81,13 +81,12 @@ export function sealPeriods(state: TelemetryState, request: SealRequest): SealOu
       drop(accumulator.start, accumulator.end, 'corrupted', 1);
       continue;
     }
-    const period = Math.floor(accumulator.start / periodMs);
-    if (!Number.isSafeInteger(accumulator.end) || accumulator.end > (period + 1) * periodMs || period < 0) {
+    if (!Number.isSafeInteger(accumulator.start) || accumulator.start < 0 || accumulator.end - accumulator.start !== periodMs) {
       drop(accumulator.start, accumulator.end, 'period_changed', 1);
       continue;
     }
-    let entries = periods.get(period);
-    if (!entries) periods.set(period, (entries = new Map()));
+    let entries = periods.get(accumulator.start);
+    if (!entries) periods.set(accumulator.start, (entries = new Map()));
     const key = entryKeyString(accumulator.entry);
     const existing = entries.get(key);
     if (existing) mergeEntry(existing, accumulator.entry);
@@ -97,9 +96,8 @@ export function sealPeriods(state: TelemetryState, request: SealRequest): SealOu
   const kept: StoredAccumulator[] = [];
   // Oldest first: the budget record only moves forward, so a later period sealed first would make
   // the earlier one unsealable.
-  for (const period of [...periods.keys()].sort((a, b) => a - b)) {
-    const entries = [...periods.get(period)!.values()];
-    const start = period * periodMs;
+  for (const start of [...periods.keys()].sort((a, b) => a - b)) {
+    const entries = [...periods.get(start)!.values()];
     const end = start + periodMs;
     if (start < state.budget.sealedUntil) {
       drop(start, end, 'already_sealed', entries.length);
@@ -108,7 +106,7 @@ export function sealPeriods(state: TelemetryState, request: SealRequest): SealOu
     } else if (end > now) {
       for (const entry of entries) kept.push({ start, end, entry });
     } else {
-      sealOne(state, request, period, entries, outcome);
+      sealOne(state, request, start, entries, outcome);
     }
   }
   state.accumulators = kept;
@@ -116,14 +114,16 @@ export function sealPeriods(state: TelemetryState, request: SealRequest): SealOu
   return outcome;
 }
 
-function sealOne(state: TelemetryState, request: SealRequest, period: number, entries: EntryAccumulatorJSON[], outcome: SealOutcome): void {
+/** Reports name their period by the hour it started in (the server checks it is recent and has ended). */
+const HOUR = 3_600_000;
+
+function sealOne(state: TelemetryState, request: SealRequest, start: number, entries: EntryAccumulatorJSON[], outcome: SealOutcome): void {
   const { config, now } = request;
-  const start = period * config.periodMs;
   const end = start + config.periodMs;
-  const sealed = sealReport({ app: request.app, period, config, entries, reportId: request.reportId(), rng: request.rng });
+  const sealed = sealReport({ app: request.app, period: Math.floor(start / HOUR), config, entries, reportId: request.reportId(), rng: request.rng });
   if (sealed === null) return; // nothing happened in the period: nothing to send, nothing spent
   const { report } = sealed;
-  const charge = chargeBudget(state.budget, { now, period, periodMs: config.periodMs, epsilon: report.epsilon, epsilonPerDay: request.epsilonPerDay });
+  const charge = chargeBudget(state.budget, { now, start, periodMs: config.periodMs, epsilon: report.epsilon, epsilonPerDay: request.epsilonPerDay });
   if (!charge.granted) {
     outcome.dropped.push({ start, end, reason: charge.reason === 'not_ended' ? 'already_sealed' : charge.reason, entries: entries.length });
     return;
@@ -131,7 +131,7 @@ function sealOne(state: TelemetryState, request: SealRequest, period: number, en
   state.budget = charge.record;
   const byKey = new Map(entries.map((e) => [entryKeyString(e), e]));
   const summaries: QueuedEntrySummary[] = report.models.map((m) => {
-    const entry = byKey.get(entryKeyString({ model: m.model, version: m.version, backend: m.backend, cohort: m.cohort ?? null }))!;
+    const entry = byKey.get(entryKeyString(m))!;
     return {
       model: entry.model,
       version: entry.version,
@@ -144,12 +144,12 @@ function sealOne(state: TelemetryState, request: SealRequest, period: number, en
   const queued: QueuedReport = {
     reportId: report.reportId,
     body: JSON.stringify(report),
-    period,
+    start,
     periodMs: config.periodMs,
     expiresAt: end + maxPeriodAge(config.periodMs),
     entries: summaries,
   };
   state.queue.push(queued);
-  outcome.sealed.push({ reportId: report.reportId, period, epsilon: report.epsilon });
+  outcome.sealed.push({ reportId: report.reportId, start, epsilon: report.epsilon });
   outcome.droppedEntries += sealed.droppedEntries;
 }
