@@ -135,7 +135,8 @@ export function createApp(options: AppOptions): EdgeloopApp {
   }
   app.use('/v1/admin/*', requestId());
   app.use('/v1/keys', cors({ origin: options.corsOrigins ?? '*' }));
-  app.route('/v1', keysRoute(signer));
+  app.use('/v1/apps/:app/keys', cors({ origin: options.corsOrigins ?? '*' }));
+  app.route('/v1', keysRoute({ default: signer, forApp: () => signer }));
   app.route('/v1', deviceRoutes({ blobs: options.blobs, profiles }));
   app.route(
     '/v1/admin',

@@ -1,6 +1,9 @@
 import {
+  ProtocolError,
+  deviceRoutes,
   TrustError,
   parseManifest,
+  repinKeys,
   type Selection,
   verifyManifestEnvelope,
   type Manifest,
@@ -97,6 +100,10 @@ function earlyRequest(fetchImpl: typeof fetch, url: string, signal: AbortSignal 
   };
 }
 
+function sameKeys(a: TrustState['keys'], b: TrustState['keys']): boolean {
+  return a.length === b.length && a.every((key) => b.some((other) => other.keyId === key.keyId));
+}
+
 /** A page or a worker: a browser, whose HTTP cache resumes an interrupted whole-file download. */
 const IN_BROWSER = 'document' in globalThis || 'WorkerGlobalScope' in globalThis;
 
@@ -125,11 +132,16 @@ export class Delivery {
     const { app, baseUrl } = this.#o;
     const store = this.#o.store();
     const state = await store.getAppState(app);
+    // The app's pins apply to the stored state at once: an unpinned key stops signing for this device,
+    // and a manifest it signed is not confirmed by a 304 either (no validator is sent).
+    const pins = await initialTrust(this.#o.trust);
+    let trust: TrustState | null = state?.trust ? (pins ? repinKeys(state.trust, pins) : state.trust) : pins;
+    const repinned = state?.trust !== undefined && trust !== null && !sameKeys(state.trust.keys, trust.keys);
     let fetched;
     try {
       fetched = await fetchManifest(baseUrl, app, {
         fetch: this.#o.fetch,
-        etag: state?.envelope ? state.etag : null,
+        etag: state?.envelope && !repinned ? state.etag : null,
         maxBytes: this.#o.maxManifestBytes,
         channel: this.#o.channel,
         ...(signal && { signal }),
@@ -146,24 +158,25 @@ export class Delivery {
       if (Date.parse(stored.expires) <= this.#o.now()) return this.#stale(stored);
       return { manifest: stored, status: 'current' };
     }
-    let trust: TrustState | null = state?.trust ?? (await initialTrust(this.#o.trust));
-    if (!trust) trust = await trustFirstSigner(fetched.envelope, new URL('v1/keys', baseUrl).href, this.#o.fetch);
+    if (!trust) {
+      try {
+        trust = await trustFirstSigner(fetched.envelope, new URL(deviceRoutes.keys(app), baseUrl).href, this.#o.fetch);
+      } catch (error) {
+        const runtimeError = RuntimeError.fromUnknown(error, 'untrusted');
+        if (runtimeError.code === 'network') return { manifest: null, status: 'offline', problem: runtimeError };
+        return this.#rejected(runtimeError);
+      }
+    }
     let verified;
     try {
-      verified = await verifyManifestEnvelope(fetched.envelope, trust, new Date(this.#o.now()));
+      verified = await verifyManifestEnvelope(fetched.envelope, trust, new Date(this.#o.now()), { app, channel: this.#o.channel });
     } catch (error) {
-      if (error instanceof TrustError) {
-        return this.#rejected(new RuntimeError('untrusted', `the manifest was rejected: ${error.message}`, { cause: error, details: { reason: error.reason } }));
+      // Whatever is wrong with the server's answer, the cached release keeps running.
+      if (error instanceof ProtocolError) {
+        const reason = error instanceof TrustError ? error.reason : 'malformed';
+        return this.#rejected(new RuntimeError('untrusted', `the manifest was rejected: ${error.message}`, { cause: error, details: { reason } }));
       }
       throw error;
-    }
-    const served = verified.manifest.channel ?? 'stable';
-    if (served !== this.#o.channel) {
-      return this.#rejected(
-        new RuntimeError('untrusted', `the manifest was rejected: it is for channel "${served}", this device follows "${this.#o.channel}"`, {
-          details: { reason: 'wrong_channel' },
-        }),
-      );
     }
     if (verified.expired) return this.#stale(verified.manifest);
     // Saved while the download runs; awaited before anything is activated from this manifest.
@@ -285,8 +298,13 @@ export class Delivery {
     const started = performance.now();
     let value: T;
     try {
-      const { networkBytes, received } = await this.#downloadAll(target, { ...options, estimate });
-      const files = await this.#readAll(target, received);
+      let { networkBytes, received } = await this.#downloadAll(target, { ...options, estimate });
+      let files = await this.#readAll(target, received);
+      if (!files) {
+        // A file that was already stored could not be read back and was forgotten: fetch it once more.
+        ({ networkBytes, received } = await this.#downloadAll(target, options));
+        files = await this.#readAll(target, received);
+      }
       if (!files) throw new RuntimeError('storage', `release ${target.releaseId} was stored but cannot be read back`);
       try {
         value = await open(target, files, networkBytes > 0 ? 'network' : 'cache', meta({ downloadMs: performance.now() - started }));
@@ -443,8 +461,14 @@ export class Delivery {
     return stored;
   }
 
-  /** Every file of `release` from storage (or from `inMemory`), or null when any is missing or incomplete. */
+  /**
+   * Every file of `release` from storage (or from `inMemory`), or null when any is missing or
+   * incomplete. A file recorded complete whose bytes are gone or cannot be read (storage partly
+   * evicted, a crash mid-write) is forgotten, so the next download fetches it again instead of
+   * trusting the record.
+   */
   async #readAll(release: ModelRelease, inMemory?: ReadonlyMap<string, ArrayBuffer>): Promise<Map<string, ArrayBuffer> | null> {
+    const store = this.#o.store();
     const files = new Map<string, ArrayBuffer>();
     for (const file of release.files) {
       const held = inMemory?.get(file.sha256);
@@ -452,10 +476,19 @@ export class Delivery {
         files.set(file.sha256, held);
         continue;
       }
-      const stored = await this.#o.store().getFile(file.sha256);
+      const stored = await store.getFile(file.sha256);
       if (!stored?.complete) return null;
-      const bytes = await this.#o.store().readFile(file.sha256);
-      if (!bytes) return null;
+      let bytes: ArrayBuffer | null;
+      try {
+        bytes = await store.readFile(file.sha256);
+      } catch (error) {
+        if (RuntimeError.fromUnknown(error, 'storage').code === 'quota') throw error;
+        bytes = null;
+      }
+      if (!bytes || bytes.byteLength !== file.length) {
+        await store.deleteFile(file.sha256);
+        return null;
+      }
       files.set(file.sha256, bytes);
     }
     return files;

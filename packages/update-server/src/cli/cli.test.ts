@@ -81,7 +81,7 @@ describe('edgeloop keys', () => {
       try {
         expect(server.publicKey).toBe(newKey);
         const envelope = await (await fetch(new URL('v1/apps/demo/manifest', server.url))).json();
-        const verified = await verifyManifestEnvelope(envelope, await pinKeys([oldKey]), new Date());
+        const verified = await verifyManifestEnvelope(envelope, await pinKeys([oldKey]), new Date(), { app: 'demo' });
         expect(verified.state.keys.map((k) => k.publicKey)).toEqual([newKey]);
       } finally {
         await server.close();
