@@ -627,6 +627,21 @@ describe.each(stores)('delivery conformance ($kind store)', ({ open, wipe, loseB
       expect(decode(host.created.at(-1))).toBe('six');
     });
 
+    it('backs off background checks exponentially while the server fails, and says why checkForUpdates failed', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      const runtime = runtimeFor({ updates: { intervalMs: 50, maxBackoffMs: 2_000 } });
+      await runtime.load('vad');
+      repo.manifestStatus = 503;
+      await expect(runtime.checkForUpdates()).rejects.toMatchObject({ code: 'network', message: expect.stringMatching(/answered 503/) });
+      const before = repo.requestsTo('/manifest').length;
+      await new Promise((resolve) => setTimeout(resolve, 1_600));
+      runtime.dispose();
+      // Every 50 ms would be ~32 checks; doubling from 50 ms (± 20% jitter) is at most 6 by 1.6 s.
+      const checks = repo.requestsTo('/manifest').slice(before);
+      expect(checks.length).toBeGreaterThanOrEqual(3);
+      expect(checks.length).toBeLessThanOrEqual(6);
+    });
+
     it('checkForUpdates prefetches loaded models and announces activations to other runtimes', async () => {
       repo.publish('vad', '5.0.0', bytesOf('five'));
       const runtime = runtimeFor();

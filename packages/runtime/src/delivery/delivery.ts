@@ -11,7 +11,7 @@ import {
   type TrustState,
 } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
-import type { ModelStore, StoredFile } from '../storage/model-store.js';
+import type { ModelStore, NamedLocks, StoredFile } from '../storage/model-store.js';
 import { DEFAULT_WHOLE_FILE_MAX_BYTES, downloadFile, type EarlyRequest, type FileProgress } from './download.js';
 import { fetchManifest } from './manifest-client.js';
 import { initialTrust, trustFirstSigner, type TrustOptions } from './trust-options.js';
@@ -68,8 +68,11 @@ export interface DeliveryOptions {
   events: EventTarget;
   /** `navigator.storage` where it exists: quota estimate and persistence. */
   storageManager: StorageManager | null;
-  /** `navigator.locks` where it exists: one tab downloads a file, the others wait and reuse it. */
-  locks: LockManager | null;
+  /**
+   * `navigator.locks` where it exists: one tab downloads a file, the others wait and reuse it. A
+   * store's own locks (the filesystem store's, which span processes) take precedence.
+   */
+  locks: NamedLocks | null;
   /** Tells other tabs of this app about activations. */
   broadcast: BroadcastChannel | null;
   /** The channel this device follows (`stable` by default). */
@@ -347,13 +350,16 @@ export class Delivery {
 
   /**
    * Downloads the manifest's current release of `name` and stages it without activating it.
-   * Resolves with the staged release, or null when the active one is current.
+   * Resolves with the staged release, or null when the active one is current. Rejects when no
+   * trusted, fresh manifest could be had (offline, rejected, stale): a check that learnt nothing
+   * failed, and background checks back off.
    */
   prefetch(name: string, signal?: AbortSignal): Promise<ModelRelease | null> {
     let running = this.#prefetching.get(name);
     if (!running) {
       running = (async () => {
-        const { manifest, saved } = await this.manifest(signal);
+        const { manifest, saved, problem, status } = await this.manifest(signal);
+        if (!manifest) throw problem ?? new RuntimeError('untrusted', `no usable manifest (${status})`);
         await saved;
         const entry = manifest?.models[name];
         if (!entry) return null;
@@ -410,9 +416,9 @@ export class Delivery {
       };
       try {
         // One tab downloads a given file; the others wait here and then find it complete.
-        const locks = this.#o.locks;
+        const locks = store.locks ?? this.#o.locks;
         const lockName = `edgeloop:file:${file.sha256}`;
-        const uncontended = locks ? await locks.request(lockName, { ifAvailable: true }, (lock) => (lock ? download(true) : null)) : await download(true);
+        const uncontended = locks ? await locks.request(lockName, { ifAvailable: true }, async (lock) => (lock ? download(true) : null)) : await download(true);
         const result = uncontended ?? (await locks!.request(lockName, options.signal ? { signal: options.signal } : {}, () => download(false)));
         networkBytes += result.networkBytes;
         if (result.bytes) received.set(file.sha256, result.bytes);
