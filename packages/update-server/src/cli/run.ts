@@ -18,7 +18,7 @@ export const USAGE = `usage: edgeloop <command> [options]
   token list --app APP
   token revoke --app APP TOKEN_ID
   keys show|rotate [--data-dir DIR]   the manifest signing key; rotate: a new key, handed over by the old one
-  publish FILE --app APP --model MODEL --version LABEL [--variant V --role model|weights|external-data|config]
+  publish FILE --app APP --model MODEL --version LABEL [--variant V --role model|weights]
                [--backend B] [--precision P] [--notes TEXT] [--channel C] [--idempotency-key K]
   rollout start --app APP --model MODEL --to LABEL --steps 1,5,25,50,100 [--hold MINUTES] [--channel C]
   rollout advance|pause|resume|abort|rollback --app APP ROLLOUT_ID

@@ -1,4 +1,4 @@
-import { MANIFEST_SCHEMA_VERSION, type Manifest } from '@edgeloop/protocol';
+import { MANIFEST_SCHEMA_VERSION, ProtocolError, parseManifest, type Manifest } from '@edgeloop/protocol';
 import { ServerError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import type { ManifestSigner } from './signing-key.js';
@@ -120,7 +120,7 @@ export class ManifestCache {
     if (channel !== 'stable' && Object.keys(models).length === 0) {
       throw new ServerError('not_found', `app "${app}" has no channel "${channel}" with models; devices use "stable" unless told otherwise`);
     }
-    const manifest: Manifest = {
+    const manifest = checked(app, channel, {
       schema: MANIFEST_SCHEMA_VERSION,
       app,
       version: state.version,
@@ -128,8 +128,22 @@ export class ManifestCache {
       ...(channel !== 'stable' && { channel }),
       expires: new Date(state.issuedAt.getTime() + this.#ttlMs).toISOString(),
       models,
-    };
+    });
     const envelope = this.#signer.signManifest(manifest);
     return { manifest, issuedAtMs: state.issuedAt.getTime(), body: JSON.stringify(envelope), etag: `"m${state.version}-${envelope.signatures[0]!.sig.slice(0, 16)}"` };
+  }
+}
+
+/**
+ * What is signed is what devices parse: the manifest goes through the protocol's own parser first,
+ * and one that devices would refuse is never signed (the poll answers 500 naming the field, and the
+ * last good manifest of other apps and channels keeps being served).
+ */
+function checked(app: string, channel: string, manifest: Manifest): Manifest {
+  try {
+    return parseManifest(manifest);
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    throw new ServerError('internal', `the manifest of app "${app}" (channel "${channel}") was not signed: devices would refuse it (${error.message})`, error.details);
   }
 }
