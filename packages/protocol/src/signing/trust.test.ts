@@ -38,8 +38,8 @@ function manifest(version: number, overrides: Partial<Manifest> = {}): Manifest 
 async function sign(m: Manifest, key: TestKey, rotations?: RotationStatement[]): Promise<SignedEnvelope> {
   return { signed: m, signatures: [{ keyId: key.keyId, sig: await key.sign(signingBytes('manifest', m)) }], ...(rotations && { rotations }) };
 }
-async function rotate(from: TestKey, to: TestKey, sequence: number, signer = from): Promise<RotationStatement> {
-  const signed = { type: 'edgeloop/key-rotation' as const, sequence, previousKeyId: from.keyId, keyId: to.keyId, publicKey: to.publicKey, issuedAt: NOW.toISOString() };
+async function rotate(from: TestKey, to: TestKey, sequence: number, signer = from, app?: string): Promise<RotationStatement> {
+  const signed = { type: 'edgeloop/key-rotation' as const, sequence, previousKeyId: from.keyId, keyId: to.keyId, publicKey: to.publicKey, issuedAt: NOW.toISOString(), ...(app && { app }) };
   return { signed, signatures: [{ keyId: from.keyId, sig: await signer.sign(signingBytes('rotation', signed)) }] };
 }
 
@@ -161,6 +161,19 @@ describe('verifyManifestEnvelope', () => {
     // From there on rollback protection holds again, and the stolen key signs nothing.
     await expect(verifyManifestEnvelope(await sign(manifest(40), next, rotations), recovered.state, NOW)).rejects.toMatchObject({ reason: 'rollback' });
     await expect(verifyManifestEnvelope(await sign(manifest(50), stolen, rotations), recovered.state, NOW)).rejects.toMatchObject({ reason: 'unknown_key' });
+  });
+});
+
+describe('per-app keys', () => {
+  it('follows a hand-over bound to its own app, and refuses one bound to another app', async () => {
+    const [shared, demoKey] = [await newKey(), await newKey()];
+    const handover = [await rotate(shared, demoKey, 1, shared, 'demo')];
+    const pinned = await pinKeys([shared.publicKey]);
+    const demo = await verifyFor(await sign(manifest(1), demoKey, handover), pinned, NOW, { app: 'demo' });
+    expect(demo.state.keys).toEqual([{ keyId: demoKey.keyId, publicKey: demoKey.publicKey }]);
+    // A device of app "other" pinned to the shared key, shown demo's key and hand-over:
+    const forOther = await sign(manifest(1, { app: 'other' }), demoKey, handover);
+    await expect(verifyFor(forOther, pinned, NOW, { app: 'other' })).rejects.toMatchObject({ reason: 'broken_rotation', message: expect.stringMatching(/hands over app "demo"'s manifests, not app "other"'s/) });
   });
 });
 

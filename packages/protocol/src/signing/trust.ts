@@ -123,7 +123,7 @@ async function verify(value: unknown, state: TrustState, now: Date, expected: Ma
   }
   const envelope = parsed.data;
   const next: TrustState = { ...state, keys: [...state.keys] };
-  await followRotations(envelope.rotations ?? [], next);
+  await followRotations(envelope.rotations ?? [], next, expected.app);
   const retiredKey = state.keys.some((key) => !next.keys.some((kept) => kept.keyId === key.keyId));
 
   const message = signingBytes('manifest', envelope.signed);
@@ -170,7 +170,7 @@ async function verify(value: unknown, state: TrustState, now: Date, expected: Ma
   return { manifest, state: next, expired: Date.parse(manifest.expires) <= now.getTime() };
 }
 
-async function followRotations(rotations: readonly RotationStatement[], state: TrustState): Promise<void> {
+async function followRotations(rotations: readonly RotationStatement[], state: TrustState, app: string): Promise<void> {
   const ordered = [...rotations].sort((a, b) => a.signed.sequence - b.signed.sequence);
   // A client that pinned a later key (a fresh install) is already past the statements up to the
   // last one that hands over to a key it trusts: it starts after those.
@@ -181,6 +181,9 @@ async function followRotations(rotations: readonly RotationStatement[], state: T
   for (const statement of ordered.slice(start)) {
     const { sequence, previousKeyId, keyId, publicKey } = statement.signed;
     if (sequence <= state.rotationSequence) continue; // already followed
+    if (statement.signed.app !== undefined && statement.signed.app !== app) {
+      throw new TrustError('broken_rotation', `key rotation ${sequence} hands over app "${statement.signed.app}"'s manifests, not app "${app}"'s`);
+    }
     const previous = state.keys.find((key) => key.keyId === previousKeyId);
     if (!previous) {
       throw new TrustError('broken_rotation', `key rotation ${sequence} hands over from key ${previousKeyId.slice(0, 16)}…, which this client does not trust`);

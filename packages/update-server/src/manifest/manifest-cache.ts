@@ -13,7 +13,10 @@ export interface CachedManifest {
 }
 
 export interface ManifestCacheOptions {
+  /** Signs every app's manifests, except those of apps in `appSigners`. */
   signer: ManifestSigner;
+  /** Apps with a signing key of their own (see createAppSigningKey). */
+  appSigners?: Readonly<Record<string, ManifestSigner>>;
   /** How long a signed manifest stays valid. Default 24 h; it is re-issued after half of it. */
   ttlMs?: number;
   now?: () => number;
@@ -34,6 +37,7 @@ const MAX_MISSING = 10_000;
 export class ManifestCache {
   readonly #registry: Registry;
   readonly #signer: ManifestSigner;
+  readonly #appSigners: Readonly<Record<string, ManifestSigner>>;
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #cache = new Map<string, Promise<CachedManifest>>();
@@ -46,12 +50,19 @@ export class ManifestCache {
   constructor(registry: Registry, options: ManifestCacheOptions) {
     this.#registry = registry;
     this.#signer = options.signer;
+    this.#appSigners = options.appSigners ?? {};
     this.#ttlMs = options.ttlMs ?? DEFAULT_MANIFEST_TTL_MS;
     this.#now = options.now ?? Date.now;
   }
 
+  /** The server's signer (apps without a key of their own). */
   get signer(): ManifestSigner {
     return this.#signer;
+  }
+
+  /** The signer of `app`'s manifests: its own key when it has one, else the server's. */
+  signerFor(app: string): ManifestSigner {
+    return Object.hasOwn(this.#appSigners, app) ? this.#appSigners[app]! : this.#signer;
   }
 
   /** Forgets every manifest: after missed change notifications, nothing cached can be trusted. */
@@ -129,7 +140,7 @@ export class ManifestCache {
       expires: new Date(state.issuedAt.getTime() + this.#ttlMs).toISOString(),
       models,
     });
-    const envelope = this.#signer.signManifest(manifest);
+    const envelope = this.signerFor(app).signManifest(manifest);
     return { manifest, issuedAtMs: state.issuedAt.getTime(), body: JSON.stringify(envelope), etag: `"m${state.version}-${envelope.signatures[0]!.sig.slice(0, 16)}"` };
   }
 }
