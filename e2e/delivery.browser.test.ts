@@ -162,6 +162,47 @@ describe('delivery in Chromium', () => {
     expect(heard).toContainEqual(expect.objectContaining({ model: 'vad', remote: true }));
   });
 
+  it('never lets a renderer crash mid-update block later loads (CDP Page.crash while bytes arrive or are stored)', async () => {
+    // What an uncrashed device gets now (earlier tests may have moved the channel).
+    const current = await load(await newPage(), { dbName: 'crash-reference' });
+    expect(current.ok).toBe(true);
+    const expected = current.ok ? current.version : '';
+    const outcomes: string[] = [];
+    // Streaming: crashed while the response is held mid-body, with chunks written. Whole-file: crashed
+    // 0 or 60 ms after the last byte left the proxy, while the downloaded Blob is being stored.
+    const runs = [
+      ...[1.2, 1.6].map((chunks) => ({ path: 'streaming', options: { wholeFileMaxBytes: 0 }, holdAt: Math.floor(chunks * CHUNK), crashAfterMs: 0 })),
+      ...[0, 60].map((ms) => ({ path: 'whole-file', options: {}, holdAt: null, crashAfterMs: ms })),
+    ];
+    for (const [i, run] of runs.entries()) {
+      // A fresh profile per run: the HTTP cache of the last run would answer this one's download.
+      await context.close();
+      context = await browser.newContext();
+      proxy.requests.length = 0;
+      const dbName = `crash-${i}`;
+      let release = () => {};
+      if (run.holdAt !== null) proxy.faults.push({ match: '/artifacts/', kind: 'hold', afterBytes: run.holdAt, until: new Promise<void>((r) => (release = r)) });
+      const doomed = await newPage();
+      const crashed = new Promise((resolve) => doomed.once('crash', resolve));
+      void load(doomed, { ...run.options, dbName }).catch(() => undefined);
+      if (run.holdAt !== null) {
+        const observer = await newPage();
+        await expect.poll(async () => (await observer.evaluate((name) => window.edgeloopDelivery.partialFiles(name), dbName))[0]?.received ?? 0, { timeout: 30_000, interval: 20 }).toBeGreaterThan(0);
+        await observer.close();
+      } else {
+        await expect.poll(() => artifactRequests().some((r) => r.status === 200 && r.ended), { timeout: 30_000, interval: 5 }).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, run.crashAfterMs));
+      }
+      const cdp = await context.newCDPSession(doomed);
+      void cdp.send('Page.crash').catch(() => undefined);
+      await crashed;
+      release();
+      const after = await load(await newPage(), { ...run.options, dbName });
+      outcomes.push(`${run.path}: ${after.ok ? after.version : after.error.message}`);
+    }
+    expect(outcomes).toEqual(runs.map((run) => `${run.path}: ${expected}`));
+  });
+
   it('runs offline after install, and downloads again after site data is cleared', async () => {
     const page = await newPage();
     const installed = await load(page);

@@ -10,6 +10,8 @@ export interface ProxiedRequest {
   bodyBytes: number;
   /** Status line + header bytes, approximately as sent. */
   headerBytes: number;
+  /** The whole response was passed on. */
+  ended: boolean;
 }
 
 /** What to do to the next response whose path contains `match`. */
@@ -38,9 +40,10 @@ export class FaultProxy {
 
   #forward(req: IncomingMessage, res: ServerResponse): void {
     const target = new URL(req.url ?? '/', this.upstream);
-    const record: ProxiedRequest = { method: req.method ?? 'GET', path: target.pathname, headers: req.headers, status: 0, bodyBytes: 0, headerBytes: 0 };
+    const record: ProxiedRequest = { method: req.method ?? 'GET', path: target.pathname, headers: req.headers, status: 0, bodyBytes: 0, headerBytes: 0, ended: false };
     this.requests.push(record);
-    const faultIndex = this.faults.findIndex((fault) => record.path.includes(fault.match));
+    // A CORS preflight has no body to cut or hold: faults wait for the request it clears.
+    const faultIndex = record.method === 'OPTIONS' ? -1 : this.faults.findIndex((fault) => record.path.includes(fault.match));
     const fault = faultIndex >= 0 ? this.faults.splice(faultIndex, 1)[0] : undefined;
     const upstream = httpRequest(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (upstreamRes) => {
       record.status = upstreamRes.statusCode ?? 0;
@@ -73,7 +76,10 @@ export class FaultProxy {
         record.bodyBytes += chunk.byteLength;
         res.write(chunk);
       });
-      upstreamRes.on('end', () => res.end());
+      upstreamRes.on('end', () => {
+        record.ended = true;
+        res.end();
+      });
     });
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);

@@ -54,4 +54,13 @@ export {
   type Signature,
   type SignedEnvelope,
 } from './signing/envelope.js';
-export { TrustError, pinKeys, verifyManifestEnvelope, type TrustFailure, type TrustState, type VerifiedManifest } from './signing/trust.js';
+export {
+  TrustError,
+  pinKeys,
+  repinKeys,
+  verifyManifestEnvelope,
+  type ManifestTarget,
+  type TrustFailure,
+  type TrustState,
+  type VerifiedManifest,
+} from './signing/trust.js';

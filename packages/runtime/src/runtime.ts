@@ -69,8 +69,9 @@ export interface RuntimeOptions {
   /** The clock (ms since epoch) used for manifest expiry; for tests. */
   now?: () => number;
   /**
-   * Staged rollouts are evaluated on the device: `ids` keeps the random install id (default
-   * localStorage, else memory), `device` is what targeting rules may test (see detectDeviceContext).
+   * Staged rollouts are evaluated on the device: `ids` keeps the random install id (default: the
+   * store's — a file in `fileSystemStore`'s directory — else localStorage, else memory), `device`
+   * is what targeting rules may test (see detectDeviceContext).
    */
   rollout?: { ids?: InstallIdStorage; device?: DeviceContext };
   /** Telemetry storage, the device's ε cap, offline queue and sending (docs/telemetry.md). */
@@ -107,7 +108,9 @@ export interface Runtime {
   capabilities(): Promise<Capabilities>;
   /**
    * Checks the manifest now and prefetches new releases of the models loaded so far (staged, not
-   * activated: the next `load()` uses them). Resolves with the models that have an update ready.
+   * activated: the next `load()` uses them). Resolves with the models that have an update ready;
+   * rejects when the server cannot be reached (`network`) or its manifest is not trusted or has
+   * expired (`untrusted`) — background checks (`updates`) back off while that lasts.
    */
   checkForUpdates(options?: { signal?: AbortSignal }): Promise<string[]>;
   /**
@@ -185,11 +188,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       ...(options.wholeFileMaxBytes !== undefined && { wholeFileMaxBytes: options.wholeFileMaxBytes }),
     }));
   let chooser: RolloutChooser | undefined;
-  // The install id stays on the device: localStorage where there is one, else memory (pass
-  // `rollout.ids` to persist it elsewhere, e.g. a file in Node).
+  // The install id stays on the device: where the store keeps it (the filesystem store: a file in
+  // its directory), else localStorage, else memory (a new bucket per start; pass `rollout.ids`).
   const getChooser = () =>
     (chooser ??= rolloutChooser({
-      ids: options.rollout?.ids ?? (typeof localStorage === 'undefined' ? memoryIds() : localStorageIds()),
+      ids: options.rollout?.ids ?? getStore().installIds ?? (typeof localStorage === 'undefined' ? memoryIds() : localStorageIds()),
       ...(options.rollout?.device && { device: options.rollout.device }),
     }));
   const checkForUpdates = async (checkOptions: { signal?: AbortSignal } = {}) => {

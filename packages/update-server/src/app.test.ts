@@ -34,7 +34,7 @@ describe('update server', () => {
 
     const verify = async (response: Response): Promise<Manifest> => {
       const trust = await pinKeys([server.manifests.signer.key.publicKey]);
-      return (await verifyManifestEnvelope(await readJson(response), trust, new Date())).manifest;
+      return (await verifyManifestEnvelope(await readJson(response), trust, new Date(), { app: 'demo' })).manifest;
     };
 
     it('serves the newest version of each model in a signed manifest, from memory, with an ETag', async () => {

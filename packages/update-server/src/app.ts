@@ -32,6 +32,8 @@ export interface AppOptions {
   gcGraceMs?: number;
   /** Signs manifests. Default: a fresh key per app instance (tests); `startServer` loads a persistent one. */
   signer?: ManifestSigner;
+  /** Apps whose manifests are signed with a key of their own (`startServer` loads `<data-dir>/keys/apps/*`). */
+  appSigners?: Record<string, ManifestSigner>;
   /** Lifetime of a signed manifest; default 24 h. */
   manifestTtlMs?: number;
   /** Clock for manifest expiry, in ms since the epoch (tests). */
@@ -80,6 +82,7 @@ export function createApp(options: AppOptions): EdgeloopApp {
   const signer = options.signer ?? ephemeralSigner();
   manifests = new ManifestCache(registry, {
     signer,
+    ...(options.appSigners !== undefined && { appSigners: options.appSigners }),
     ...(options.manifestTtlMs !== undefined && { ttlMs: options.manifestTtlMs }),
     ...(options.now !== undefined && { now: options.now }),
   });
@@ -135,7 +138,8 @@ export function createApp(options: AppOptions): EdgeloopApp {
   }
   app.use('/v1/admin/*', requestId());
   app.use('/v1/keys', cors({ origin: options.corsOrigins ?? '*' }));
-  app.route('/v1', keysRoute(signer));
+  app.use('/v1/apps/:app/keys', cors({ origin: options.corsOrigins ?? '*' }));
+  app.route('/v1', keysRoute({ default: signer, forApp: (name) => manifests.signerFor(name) }));
   app.route('/v1', deviceRoutes({ blobs: options.blobs, profiles }));
   app.route(
     '/v1/admin',

@@ -8,7 +8,7 @@ import { openPglite } from './db/pglite.js';
 import { openPostgres } from './db/postgres.js';
 import { bootstrapToken } from './auth/bootstrap.js';
 import { seedIfEmpty } from './seed.js';
-import { loadSigningKey } from './manifest/signing-key.js';
+import { loadAppSigningKeys, loadSigningKey } from './manifest/signing-key.js';
 
 export interface ServerOptions {
   /** Where the embedded database and artifacts live. Created when missing. */
@@ -60,6 +60,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.signingKeyPem !== undefined && { privateKeyPem: options.signingKeyPem }),
   });
   log(`manifest signing key ${created ? 'created' : 'loaded'}: ${signer.key.keyId.slice(0, 16)}… public key (pin it in clients): ${signer.key.publicKey}`);
+  const appSigners = await loadAppSigningKeys(dataDir);
+  for (const [app, appSigner] of Object.entries(appSigners)) {
+    log(`app "${app}" signs with its own key ${appSigner.key.keyId.slice(0, 16)}… public key (pin it in that app's clients): ${appSigner.key.publicKey}`);
+  }
   const edgeloop = createApp({
     db,
     blobs,
@@ -67,6 +71,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.corsOrigins !== undefined && { corsOrigins: options.corsOrigins }),
     ...(options.adminCorsOrigins !== undefined && { adminCorsOrigins: options.adminCorsOrigins }),
     signer,
+    appSigners,
     ...(options.manifestTtlMs !== undefined && { manifestTtlMs: options.manifestTtlMs }),
     ...(options.minReports !== undefined && { minReports: options.minReports }),
     log: (message, error) => log(`${message} ${error instanceof Error ? (error.stack ?? error.message) : String(error ?? '')}`),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nameSchema } from '../names.js';
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
 const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64').max(4096);
@@ -29,6 +30,11 @@ export const rotationStatementSchema = z.object({
     keyId: hex64,
     publicKey: base64,
     issuedAt: z.iso.datetime(),
+    /**
+     * When present, the hand-over holds for this app's manifests only (a server that gives an app
+     * its own key hands it over from the shared key so): clients of other apps refuse to follow it.
+     */
+    app: nameSchema.optional(),
   }),
   signatures: z.array(signatureSchema).min(1).max(8),
 });

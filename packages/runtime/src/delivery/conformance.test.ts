@@ -1,9 +1,11 @@
 import 'fake-indexeddb/auto';
 import { mkdtempSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openDB } from 'idb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { RuntimeError } from '../errors.js';
 import { createRuntime, type RuntimeOptions } from '../runtime.js';
 import { fileSystemStore } from '../storage/filesystem-store.js';
 import { indexedDbStore } from '../storage/indexeddb-store.js';
@@ -41,7 +43,7 @@ function randomBytes(length: number, seed: number): Uint8Array {
 const cacheRoot = mkdtempSync(join(tmpdir(), 'edgeloop-conformance-'));
 
 /** The same suite runs against every store: they share one contract. */
-const stores: Array<{ kind: string; open(id: string): ModelStore; wipe(id: string): Promise<void> }> = [
+const stores: Array<{ kind: string; open(id: string): ModelStore; wipe(id: string): Promise<void>; loseBytes(id: string, sha256: string): Promise<void> }> = [
   {
     kind: 'IndexedDB',
     open: (id) => indexedDbStore({ name: id }),
@@ -50,15 +52,23 @@ const stores: Array<{ kind: string; open(id: string): ModelStore; wipe(id: strin
         const request = indexedDB.deleteDatabase(id);
         request.onsuccess = request.onerror = request.onblocked = () => resolve();
       }),
+    // The chunks go, the file record stays (storage partly evicted or damaged).
+    loseBytes: async (id, sha256) => {
+      const db = await openDB(id);
+      await db.delete('chunks', IDBKeyRange.bound([sha256, 0], [sha256, Number.MAX_SAFE_INTEGER]));
+      db.close();
+    },
   },
   {
     kind: 'filesystem',
     open: (id) => fileSystemStore({ directory: join(cacheRoot, id) }),
     wipe: (id) => rm(join(cacheRoot, id), { recursive: true, force: true }),
+    // The file stays where a complete file is kept, its bytes do not.
+    loseBytes: (id, sha256) => truncate(join(cacheRoot, id, 'files', sha256), 0),
   },
 ];
 
-describe.each(stores)('delivery conformance ($kind store)', ({ open, wipe }) => {
+describe.each(stores)('delivery conformance ($kind store)', ({ open, wipe, loseBytes }) => {
   let repo: FakeRepository;
   let host: RecordingHost;
   let dbName: string;
@@ -216,6 +226,71 @@ describe.each(stores)('delivery conformance ($kind store)', ({ open, wipe }) => 
       const model = await runtimeFor({ trust: { trustOnFirstUse: true } }).load('vad');
       expect(model.version).toBe('5.0.0');
       expect(model.delivery.problem).toMatchObject({ details: { reason: 'unknown_key' } });
+    });
+  });
+
+  describe('trust: apps, pins, fast-forward recovery, malformed envelopes', () => {
+    it('refuses another app\'s manifest signed by the same key, and still accepts its own app\'s next release', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      await runtimeFor().load('vad');
+      const genuine = repo.manifest;
+      // App "other"'s manifest (same server key, a far higher version) served at app "demo"'s URL:
+      repo.servedAt = 'demo';
+      repo.manifest = { ...genuine, app: 'other', version: 1_000 };
+      repo.publish('vad', '9.9.9', bytesOf('other app'));
+      const fooled = await runtimeFor().load('vad');
+      expect(fooled).toMatchObject({ version: '5.0.0', source: 'cache', delivery: { manifest: 'rejected', problem: { code: 'untrusted', details: { reason: 'wrong_app' } } } });
+      // Nothing of the other app's was downloaded, and its version did not ratchet this device.
+      expect(repo.requestsTo('/artifacts/').filter((r) => r.path.includes(repo.manifest.models.vad!.files[0]!.sha256))).toHaveLength(0);
+      repo.manifest = genuine;
+      repo.publish('vad', '6.0.0', bytesOf('six'));
+      expect(await runtimeFor().load('vad')).toMatchObject({ version: '6.0.0', delivery: { manifest: 'current' } });
+    });
+
+    it('applies a change of pinned keys at once: a manifest by an unpinned key is rejected, not confirmed by a 304', async () => {
+      const second = await fakeKey();
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      await runtimeFor({ trust: { publicKeys: [repo.key.publicKey, second.publicKey] } }).load('vad');
+      // The app drops the key the server signs with (e.g. it leaked) and pins the other one.
+      const model = await runtimeFor({ trust: { publicKeys: [second.publicKey] } }).load('vad');
+      expect(model).toMatchObject({ version: '5.0.0', source: 'cache', delivery: { manifest: 'rejected', problem: { details: { reason: 'unknown_key' } } } });
+      expect(repo.requestsTo('/manifest').at(-1)!.headers['if-none-match']).toBeUndefined();
+      // The server now signs with the pinned key: accepted.
+      repo.signer = second;
+      repo.publish('vad', '6.0.0', bytesOf('six'));
+      expect(await runtimeFor({ trust: { publicKeys: [second.publicKey] } }).load('vad')).toMatchObject({ version: '6.0.0', delivery: { manifest: 'current' } });
+    });
+
+    it('recovers from a stolen key that signed version 2^53 − 1 once the server rotates away from it', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      await runtimeFor().load('vad');
+      const genuine = repo.manifest;
+      // The thief serves a manifest signed with the stolen (pinned) key at the largest version there is.
+      repo.bump({ version: Number.MAX_SAFE_INTEGER });
+      repo.publish('vad', '6.6.6', bytesOf('evil'));
+      repo.manifest = { ...repo.manifest, version: Number.MAX_SAFE_INTEGER };
+      expect((await runtimeFor().load('vad')).version).toBe('6.6.6');
+      // The operator rotates the key; the genuine server's next manifest is signed by the new key.
+      const next = await fakeKey();
+      repo.rotations = [await rotationStatement(repo.key, next, 1)];
+      repo.signer = next;
+      repo.manifest = { ...genuine, version: genuine.version + 1 };
+      repo.publish('vad', '7.0.0', bytesOf('seven'));
+      expect(await runtimeFor().load('vad')).toMatchObject({ version: '7.0.0', delivery: { manifest: 'current' } });
+    });
+
+    it('runs the cached release when the envelope cannot be decoded (bad base64, a non-finite number)', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      await runtimeFor().load('vad');
+      repo.publish('vad', '6.0.0', bytesOf('six'));
+      repo.envelopeOverride = (envelope) => ({ ...envelope, signatures: [{ ...envelope.signatures[0]!, sig: 'abcde' }] });
+      const badBase64 = await runtimeFor().load('vad');
+      expect(badBase64).toMatchObject({ version: '5.0.0', source: 'cache', delivery: { manifest: 'rejected', problem: { code: 'untrusted', details: { reason: 'malformed' } } } });
+      repo.envelopeOverride = undefined;
+      repo.bodyOverride = (text) => text.replace(/"version":(\d+)/, '"version":1e400');
+      const nonFinite = await runtimeFor().load('vad');
+      expect(nonFinite).toMatchObject({ version: '5.0.0', source: 'cache', delivery: { manifest: 'rejected', problem: { details: { reason: 'malformed' } } } });
+      expect(nonFinite.delivery.problem?.message).toMatch(/malformed/);
     });
   });
 
@@ -470,6 +545,37 @@ describe.each(stores)('delivery conformance ($kind store)', ({ open, wipe }) => 
       expect(await runtimeFor().load('vad')).toMatchObject({ version: '5.0.0', source: 'network' });
     });
 
+    it('downloads a release again when its records survived but its bytes did not', async () => {
+      const release = repo.publish('vad', '5.0.0', bytesOf('five'));
+      await runtimeFor().load('vad');
+      await loseBytes(dbName, release.files[0]!.sha256);
+      expect(await runtimeFor().load('vad')).toMatchObject({ version: '5.0.0', source: 'network' });
+      expect(await runtimeFor().load('vad')).toMatchObject({ version: '5.0.0', source: 'cache' });
+    });
+
+    it('never lets a partial or complete file that cannot be read back (a crash mid-write) block a load', async () => {
+      const model = randomBytes(3 * CHUNK_BYTES, 5);
+      const release = repo.publish('vad', '5.0.0', model);
+      repo.dropAfter.set(`/${release.files[0]!.url}`, CHUNK_BYTES + 10);
+      const controller = new AbortController();
+      await expect(runtimeFor().load('vad', { signal: controller.signal, onProgress: (p) => p.loaded >= CHUNK_BYTES && controller.abort() })).rejects.toMatchObject({ code: 'aborted' });
+      expect(await store().getFile(release.files[0]!.sha256)).toMatchObject({ complete: false });
+      // As after a renderer crash: the record is there, its bytes cannot be read (IndexedDB raises).
+      const unreadable = (): ModelStore => {
+        const inner = store();
+        return {
+          ...inner,
+          readPartial: () => Promise.reject(new RuntimeError('storage', 'reading a partial file failed: NotReadableError')),
+          readFile: () => Promise.reject(new RuntimeError('storage', 'reading a model file failed: NotReadableError')),
+        };
+      };
+      expect(await runtimeFor({ storage: unreadable() }).load('vad')).toMatchObject({ version: '5.0.0', source: 'network' });
+      expect(sameBytes(host.created.at(-1), model)).toBe(true);
+      // A complete file that cannot be read is fetched again too.
+      expect(await runtimeFor({ storage: unreadable() }).load('vad')).toMatchObject({ version: '5.0.0', source: 'network' });
+      expect(await runtimeFor().load('vad')).toMatchObject({ version: '5.0.0', source: 'cache' });
+    });
+
     it('drops a cached release no engine can read (bit rot behind a good pointer), fetches it again, and loses nothing else', async () => {
       const four = repo.publish('vad', '4.0.0', bytesOf('four'));
       await runtimeFor().load('vad');
@@ -519,6 +625,21 @@ describe.each(stores)('delivery conformance ($kind store)', ({ open, wipe }) => 
       const next = await runtimeFor({ activation: 'next-load' }).load('vad');
       expect(next).toMatchObject({ version: '6.0.0', source: 'cache' });
       expect(decode(host.created.at(-1))).toBe('six');
+    });
+
+    it('backs off background checks exponentially while the server fails, and says why checkForUpdates failed', async () => {
+      repo.publish('vad', '5.0.0', bytesOf('five'));
+      const runtime = runtimeFor({ updates: { intervalMs: 50, maxBackoffMs: 2_000 } });
+      await runtime.load('vad');
+      repo.manifestStatus = 503;
+      await expect(runtime.checkForUpdates()).rejects.toMatchObject({ code: 'network', message: expect.stringMatching(/answered 503/) });
+      const before = repo.requestsTo('/manifest').length;
+      await new Promise((resolve) => setTimeout(resolve, 1_600));
+      runtime.dispose();
+      // Every 50 ms would be ~32 checks; doubling from 50 ms (± 20% jitter) is at most 6 by 1.6 s.
+      const checks = repo.requestsTo('/manifest').slice(before);
+      expect(checks.length).toBeGreaterThanOrEqual(3);
+      expect(checks.length).toBeLessThanOrEqual(6);
     });
 
     it('checkForUpdates prefetches loaded models and announces activations to other runtimes', async () => {

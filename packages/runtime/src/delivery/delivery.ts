@@ -1,6 +1,9 @@
 import {
+  ProtocolError,
+  deviceRoutes,
   TrustError,
   parseManifest,
+  repinKeys,
   type Selection,
   verifyManifestEnvelope,
   type Manifest,
@@ -8,7 +11,7 @@ import {
   type TrustState,
 } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
-import type { ModelStore, StoredFile } from '../storage/model-store.js';
+import type { ModelStore, NamedLocks, StoredFile } from '../storage/model-store.js';
 import { DEFAULT_WHOLE_FILE_MAX_BYTES, downloadFile, type EarlyRequest, type FileProgress } from './download.js';
 import { fetchManifest } from './manifest-client.js';
 import { initialTrust, trustFirstSigner, type TrustOptions } from './trust-options.js';
@@ -65,8 +68,11 @@ export interface DeliveryOptions {
   events: EventTarget;
   /** `navigator.storage` where it exists: quota estimate and persistence. */
   storageManager: StorageManager | null;
-  /** `navigator.locks` where it exists: one tab downloads a file, the others wait and reuse it. */
-  locks: LockManager | null;
+  /**
+   * `navigator.locks` where it exists: one tab downloads a file, the others wait and reuse it. A
+   * store's own locks (the filesystem store's, which span processes) take precedence.
+   */
+  locks: NamedLocks | null;
   /** Tells other tabs of this app about activations. */
   broadcast: BroadcastChannel | null;
   /** The channel this device follows (`stable` by default). */
@@ -99,6 +105,10 @@ function earlyRequest(fetchImpl: typeof fetch, url: string, signal: AbortSignal 
   };
 }
 
+function sameKeys(a: TrustState['keys'], b: TrustState['keys']): boolean {
+  return a.length === b.length && a.every((key) => b.some((other) => other.keyId === key.keyId));
+}
+
 /** A page or a worker: a browser, whose HTTP cache resumes an interrupted whole-file download. */
 const IN_BROWSER = 'document' in globalThis || 'WorkerGlobalScope' in globalThis;
 
@@ -127,11 +137,16 @@ export class Delivery {
     const { app, baseUrl } = this.#o;
     const store = this.#o.store();
     const state = await store.getAppState(app);
+    // The app's pins apply to the stored state at once: an unpinned key stops signing for this device,
+    // and a manifest it signed is not confirmed by a 304 either (no validator is sent).
+    const pins = await initialTrust(this.#o.trust);
+    let trust: TrustState | null = state?.trust ? (pins ? repinKeys(state.trust, pins) : state.trust) : pins;
+    const repinned = state?.trust !== undefined && trust !== null && !sameKeys(state.trust.keys, trust.keys);
     let fetched;
     try {
       fetched = await fetchManifest(baseUrl, app, {
         fetch: this.#o.fetch,
-        etag: state?.envelope ? state.etag : null,
+        etag: state?.envelope && !repinned ? state.etag : null,
         maxBytes: this.#o.maxManifestBytes,
         channel: this.#o.channel,
         ...(signal && { signal }),
@@ -149,24 +164,25 @@ export class Delivery {
       this.#o.onManifest?.(stored);
       return { manifest: stored, status: 'current' };
     }
-    let trust: TrustState | null = state?.trust ?? (await initialTrust(this.#o.trust));
-    if (!trust) trust = await trustFirstSigner(fetched.envelope, new URL('v1/keys', baseUrl).href, this.#o.fetch);
+    if (!trust) {
+      try {
+        trust = await trustFirstSigner(fetched.envelope, new URL(deviceRoutes.keys(app), baseUrl).href, this.#o.fetch);
+      } catch (error) {
+        const runtimeError = RuntimeError.fromUnknown(error, 'untrusted');
+        if (runtimeError.code === 'network') return { manifest: null, status: 'offline', problem: runtimeError };
+        return this.#rejected(runtimeError);
+      }
+    }
     let verified;
     try {
-      verified = await verifyManifestEnvelope(fetched.envelope, trust, new Date(this.#o.now()));
+      verified = await verifyManifestEnvelope(fetched.envelope, trust, new Date(this.#o.now()), { app, channel: this.#o.channel });
     } catch (error) {
-      if (error instanceof TrustError) {
-        return this.#rejected(new RuntimeError('untrusted', `the manifest was rejected: ${error.message}`, { cause: error, details: { reason: error.reason } }));
+      // Whatever is wrong with the server's answer, the cached release keeps running.
+      if (error instanceof ProtocolError) {
+        const reason = error instanceof TrustError ? error.reason : 'malformed';
+        return this.#rejected(new RuntimeError('untrusted', `the manifest was rejected: ${error.message}`, { cause: error, details: { reason } }));
       }
       throw error;
-    }
-    const served = verified.manifest.channel ?? 'stable';
-    if (served !== this.#o.channel) {
-      return this.#rejected(
-        new RuntimeError('untrusted', `the manifest was rejected: it is for channel "${served}", this device follows "${this.#o.channel}"`, {
-          details: { reason: 'wrong_channel' },
-        }),
-      );
     }
     if (verified.expired) return this.#stale(verified.manifest);
     // Saved while the download runs; awaited before anything is activated from this manifest.
@@ -289,8 +305,13 @@ export class Delivery {
     const started = performance.now();
     let value: T;
     try {
-      const { networkBytes, received } = await this.#downloadAll(target, { ...options, estimate });
-      const files = await this.#readAll(target, received);
+      let { networkBytes, received } = await this.#downloadAll(target, { ...options, estimate });
+      let files = await this.#readAll(target, received);
+      if (!files) {
+        // A file that was already stored could not be read back and was forgotten: fetch it once more.
+        ({ networkBytes, received } = await this.#downloadAll(target, options));
+        files = await this.#readAll(target, received);
+      }
       if (!files) throw new RuntimeError('storage', `release ${target.releaseId} was stored but cannot be read back`);
       try {
         value = await open(target, files, networkBytes > 0 ? 'network' : 'cache', meta({ downloadMs: performance.now() - started }));
@@ -333,13 +354,16 @@ export class Delivery {
 
   /**
    * Downloads the manifest's current release of `name` and stages it without activating it.
-   * Resolves with the staged release, or null when the active one is current.
+   * Resolves with the staged release, or null when the active one is current. Rejects when no
+   * trusted, fresh manifest could be had (offline, rejected, stale): a check that learnt nothing
+   * failed, and background checks back off.
    */
   prefetch(name: string, signal?: AbortSignal): Promise<ModelRelease | null> {
     let running = this.#prefetching.get(name);
     if (!running) {
       running = (async () => {
-        const { manifest, saved } = await this.manifest(signal);
+        const { manifest, saved, problem, status } = await this.manifest(signal);
+        if (!manifest) throw problem ?? new RuntimeError('untrusted', `no usable manifest (${status})`);
         await saved;
         const entry = manifest?.models[name];
         if (!entry) return null;
@@ -396,9 +420,9 @@ export class Delivery {
       };
       try {
         // One tab downloads a given file; the others wait here and then find it complete.
-        const locks = this.#o.locks;
+        const locks = store.locks ?? this.#o.locks;
         const lockName = `edgeloop:file:${file.sha256}`;
-        const uncontended = locks ? await locks.request(lockName, { ifAvailable: true }, (lock) => (lock ? download(true) : null)) : await download(true);
+        const uncontended = locks ? await locks.request(lockName, { ifAvailable: true }, async (lock) => (lock ? download(true) : null)) : await download(true);
         const result = uncontended ?? (await locks!.request(lockName, options.signal ? { signal: options.signal } : {}, () => download(false)));
         networkBytes += result.networkBytes;
         if (result.bytes) received.set(file.sha256, result.bytes);
@@ -447,8 +471,14 @@ export class Delivery {
     return stored;
   }
 
-  /** Every file of `release` from storage (or from `inMemory`), or null when any is missing or incomplete. */
+  /**
+   * Every file of `release` from storage (or from `inMemory`), or null when any is missing or
+   * incomplete. A file recorded complete whose bytes are gone or cannot be read (storage partly
+   * evicted, a crash mid-write) is forgotten, so the next download fetches it again instead of
+   * trusting the record.
+   */
   async #readAll(release: ModelRelease, inMemory?: ReadonlyMap<string, ArrayBuffer>): Promise<Map<string, ArrayBuffer> | null> {
+    const store = this.#o.store();
     const files = new Map<string, ArrayBuffer>();
     for (const file of release.files) {
       const held = inMemory?.get(file.sha256);
@@ -456,10 +486,19 @@ export class Delivery {
         files.set(file.sha256, held);
         continue;
       }
-      const stored = await this.#o.store().getFile(file.sha256);
+      const stored = await store.getFile(file.sha256);
       if (!stored?.complete) return null;
-      const bytes = await this.#o.store().readFile(file.sha256);
-      if (!bytes) return null;
+      let bytes: ArrayBuffer | null;
+      try {
+        bytes = await store.readFile(file.sha256);
+      } catch (error) {
+        if (RuntimeError.fromUnknown(error, 'storage').code === 'quota') throw error;
+        bytes = null;
+      }
+      if (!bytes || bytes.byteLength !== file.length) {
+        await store.deleteFile(file.sha256);
+        return null;
+      }
       files.set(file.sha256, bytes);
     }
     return files;

@@ -79,7 +79,7 @@ export async function downloadFile(url: string, file: ManifestFile, store: Model
   const target = new Uint8Array(file.length);
   let offset = 0;
   let etag: string | null = null;
-  const prefix = stored && !stored.complete && stored.length === file.length && stored.etag ? await store.readPartial(file.sha256) : null;
+  const prefix = stored && !stored.complete && stored.length === file.length && stored.etag ? await readPrefix(store, file.sha256) : null;
   if (prefix && prefix.byteLength <= file.length) {
     target.set(new Uint8Array(prefix), 0);
     offset = prefix.byteLength;
@@ -190,6 +190,22 @@ function retryPolicy(url: string, options: DownloadOptions): (cause: unknown) =>
     await sleep(delay, options.signal);
     delay *= 2;
   };
+}
+
+/**
+ * The stored prefix of a partial download, or null when there is none to resume from. Bytes that
+ * cannot be read back (a crash mid-write can leave a record whose data never reached the disk, and
+ * IndexedDB then raises on reading it) are dropped, so the download restarts instead of failing
+ * every later load. A full disk is still an error: restarting would not help.
+ */
+async function readPrefix(store: ModelStore, sha256: string): Promise<ArrayBuffer | null> {
+  try {
+    return await store.readPartial(sha256);
+  } catch (error) {
+    if (error instanceof RuntimeError && error.code === 'quota') throw error;
+    await store.deleteFile(sha256);
+    return null;
+  }
 }
 
 /** Deletes a file whose bytes do not hash to the manifest's sha256, and fails with `integrity`. */

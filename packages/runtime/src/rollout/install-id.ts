@@ -16,7 +16,8 @@ export async function installId(storage: InstallIdStorage): Promise<string> {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   const id = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
   await storage.set(KEY, id);
-  return id;
+  // Storage shared by several processes keeps the id that was stored first: use that one.
+  return (await storage.get(KEY)) ?? id;
 }
 
 /** `localStorage` as install id storage (browsers, Electron renderers). */

@@ -1,7 +1,10 @@
-import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelRelease } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
+import type { InstallIdStorage } from '../rollout/install-id.js';
+import { directoryLocks } from './fs-locks.js';
 import { KEEP_PARTIAL_MS, type AppState, type ModelPointers, type ModelStore, type StoredFile } from './model-store.js';
 import { storageError } from './storage-error.js';
 import { syncDirectory, writeAtomic } from './atomic-file.js';
@@ -17,8 +20,6 @@ interface State {
   version: 1;
   apps: Record<string, AppState>;
   models: Record<string, ModelPointers>;
-  /** lastUsed per complete file, for LRU collection. */
-  used: Record<string, number>;
 }
 
 export interface FileSystemStoreOptions {
@@ -26,47 +27,68 @@ export interface FileSystemStoreOptions {
   directory: string;
 }
 
+const emptyState = (): State => ({ version: 1, apps: {}, models: {} });
+
 /**
  * The model store for Node (Electron's main process, kiosk scripts): the same contract as the
- * IndexedDB store on the filesystem. Complete files live in `files/<sha256>`; a download appends to
- * `partial/<sha256>` and records its progress beside it; pointers and trust live in `state.json`.
- * Every metadata write goes to a temporary file, is fsynced, then renamed over the old one, so a
- * crash leaves the old or the new state, never a torn one.
+ * IndexedDB store on the filesystem. Complete files live in `files/<sha256>` (their mtime is their
+ * last use); a download appends to `partial/<sha256>` and records its progress beside it; pointers
+ * and trust live in `state.json`; the install id in `install-id`.
+ *
+ * Several runtimes and processes may share one directory: every write goes to a temporary file of
+ * its own, is fsynced, then renamed over the old one (a crash leaves the old or the new file, never
+ * a torn one); `state.json` is read fresh and changed only under a lock held across processes
+ * (`locks/`), so no writer loses another's change; and delivery downloads each file under such a
+ * lock too ({@link ModelStore.locks}), so one process fetches it while the others wait.
  */
 export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
   const root = options.directory;
   const filesDir = join(root, 'files');
   const partialDir = join(root, 'partial');
   const statePath = join(root, 'state.json');
-  let statePromise: Promise<State> | undefined;
-  let writing: Promise<void> = Promise.resolve();
-
-  const load = () =>
-    (statePromise ??= (async () => {
+  const locks = directoryLocks(join(root, 'locks'));
+  let ready: Promise<void> | undefined;
+  const prepare = () =>
+    (ready ??= (async () => {
       await mkdir(filesDir, { recursive: true });
       await mkdir(partialDir, { recursive: true });
-      try {
-        return JSON.parse(await readFile(statePath, 'utf8')) as State;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, apps: {}, models: {}, used: {} } satisfies State;
-        throw error;
-      }
     })());
 
-  /** Applies `change` to the state and persists it; writes are serialised in call order. */
-  const update = (change: (state: State) => void): Promise<void> => {
-    const next = writing.then(async () => {
-      const state = await load();
+  /**
+   * The state as it is on disk now. A file that is not JSON (written by something else, or by a
+   * version of this store that could tear it) is moved aside as `state.json.corrupt-<time>`, under
+   * the lock, and the cache starts afresh: its releases are downloaded again, as after wiped
+   * storage, instead of every load failing.
+   */
+  async function readState(locked = false): Promise<State> {
+    let text: string;
+    try {
+      text = await readFile(statePath, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
+      throw error;
+    }
+    try {
+      const state = JSON.parse(text) as State;
+      return { version: 1, apps: state.apps ?? {}, models: state.models ?? {} };
+    } catch {
+      if (!locked) return locks.request('state', {}, () => readState(true));
+      await rename(statePath, `${statePath}.corrupt-${Date.now()}`);
+      return emptyState();
+    }
+  }
+
+  /** Applies `change` to the state as it is on disk now, under the cross-process state lock. */
+  const update = (change: (state: State) => void): Promise<void> =>
+    locks.request('state', {}, async () => {
+      const state = await readState(true);
       change(state);
       await writeAtomic(statePath, JSON.stringify(state));
     });
-    writing = next.catch(() => undefined);
-    return next;
-  };
 
   async function run<T>(what: string, operation: () => Promise<T>): Promise<T> {
     try {
-      await load(); // creates the directories on first use
+      await prepare();
       return await operation();
     } catch (error) {
       throw storageError(error, what);
@@ -76,11 +98,20 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
   const progressPath = (sha256: string) => join(partialDir, `${sha256}.json`);
 
   async function readProgress(sha256: string): Promise<Progress | null> {
+    let text: string;
     try {
-      return JSON.parse(await readFile(progressPath(sha256), 'utf8')) as Progress;
+      text = await readFile(progressPath(sha256), 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
+    }
+    try {
+      return JSON.parse(text) as Progress;
+    } catch {
+      // Not ours (progress records are replaced atomically): the partial bytes cannot be trusted either.
+      await rm(join(partialDir, sha256), { force: true });
+      await rm(progressPath(sha256), { force: true });
+      return null;
     }
   }
 
@@ -91,22 +122,38 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
     await rename(join(partialDir, sha256), join(filesDir, sha256));
     await syncDirectory(filesDir);
     await rm(progressPath(sha256), { force: true });
-    await update((s) => {
-      s.used[sha256] = Date.now();
-    });
   }
 
-  async function completeSize(sha256: string): Promise<number | null> {
+  async function completeStat(sha256: string): Promise<{ size: number; mtimeMs: number } | null> {
     try {
-      return (await stat(join(filesDir, sha256))).size;
+      return await stat(join(filesDir, sha256));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
   }
 
+  const installIds: InstallIdStorage = {
+    async get() {
+      try {
+        return (await readFile(join(root, 'install-id'), 'utf8')).trim() || null;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw error;
+      }
+    },
+    async set(_key, value) {
+      await mkdir(root, { recursive: true });
+      // Created once, whole: the first process to link its id in place wins; the others read it.
+      await createOnce(join(root, 'install-id'), `${value}\n`);
+    },
+  };
+
   return {
-    getAppState: (app) => run('reading app state', async () => (await load()).apps[app] ?? null),
+    locks,
+    installIds,
+
+    getAppState: (app) => run('reading app state', async () => (await readState()).apps[app] ?? null),
     putAppState: (app, state) =>
       run('saving app state', () =>
         update((s) => {
@@ -116,10 +163,9 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
 
     getFile: (sha256) =>
       run('reading a file record', async () => {
-        const size = await completeSize(sha256);
-        const state = await load();
-        if (size !== null) {
-          const file: StoredFile = { sha256, length: size, received: size, complete: true, etag: null, lastUsed: state.used[sha256] ?? 0 };
+        const done = await completeStat(sha256);
+        if (done !== null) {
+          const file: StoredFile = { sha256, length: done.size, received: done.size, complete: true, etag: null, lastUsed: done.mtimeMs };
           return file;
         }
         const progress = await readProgress(sha256);
@@ -142,7 +188,7 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
           throw new RuntimeError('storage', `file ${file.sha256.slice(0, 12)}… would end at ${end} of ${file.length} bytes; it cannot be marked complete`);
         }
         const received = (await readProgress(file.sha256))?.received ?? 0;
-        if (received !== offset || (await completeSize(file.sha256)) !== null) {
+        if (received !== offset || (await completeStat(file.sha256)) !== null) {
           throw new RuntimeError('storage', `file ${file.sha256.slice(0, 12)}… has ${received} bytes stored; cannot append at ${offset}`);
         }
         const handle = await open(join(partialDir, file.sha256), offset === 0 ? 'w' : 'r+');
@@ -165,23 +211,23 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
         await rm(join(filesDir, sha256), { force: true });
         await rm(join(partialDir, sha256), { force: true });
         await rm(progressPath(sha256), { force: true });
-        await update((s) => {
-          delete s.used[sha256];
-        });
       }),
 
     readFile: (sha256) =>
       run('reading a model file', async () => {
+        const path = join(filesDir, sha256);
+        let bytes: Buffer;
         try {
-          const bytes = await readFile(join(filesDir, sha256));
-          void update((s) => {
-            s.used[sha256] = Date.now();
-          }).catch(() => undefined);
-          return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+          bytes = await readFile(path);
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
           throw error;
         }
+        // Recency for LRU collection: the file's mtime, set after the caller has its bytes. The file
+        // may have been collected meanwhile; then there is nothing to mark.
+        const now = new Date();
+        void utimes(path, now, now).catch(() => undefined);
+        return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
       }),
 
     readPartial: (sha256) =>
@@ -199,12 +245,12 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
       }),
 
     getModel: (app, model) =>
-      run('reading model pointers', async () => ({ active: null, previous: null, staged: null, ...(await load()).models[`${app}/${model}`] })),
+      run('reading model pointers', async () => ({ active: null, previous: null, staged: null, ...(await readState()).models[`${app}/${model}`] })),
 
     activate: (app, release) =>
       run('activating a release', async () => {
         for (const file of release.files) {
-          if ((await completeSize(file.sha256)) !== file.length) {
+          if ((await completeStat(file.sha256))?.size !== file.length) {
             throw new RuntimeError('storage', `release ${release.releaseId} cannot be activated: file ${file.sha256.slice(0, 12)}… is not stored complete`);
           }
         }
@@ -232,15 +278,17 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
       run('measuring storage', async () => {
         let total = 0;
         for (const dir of [filesDir, partialDir]) {
-          await mkdir(dir, { recursive: true });
-          for (const name of await readdir(dir)) if (!name.endsWith('.json')) total += (await stat(join(dir, name))).size;
+          for (const name of await readdir(dir)) {
+            if (name.endsWith('.json') || name.endsWith('.tmp')) continue;
+            total += (await statOrNull(join(dir, name)))?.size ?? 0;
+          }
         }
         return total;
       }),
 
     collect: (collectOptions = {}) =>
       run('freeing storage', async () => {
-        const state = await load();
+        const state = await readState();
         const keep = new Set<string>();
         for (const pointers of Object.values(state.models)) {
           for (const release of [pointers.active, pointers.previous, pointers.staged]) for (const file of release?.files ?? []) keep.add(file.sha256);
@@ -250,14 +298,19 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
         const candidates: Array<{ sha256: string; size: number; lastUsed: number }> = [];
         if (!collectOptions.keepComplete) {
           for (const name of await readdir(filesDir)) {
-            if (!keep.has(name)) candidates.push({ sha256: name, size: (await stat(join(filesDir, name))).size, lastUsed: state.used[name] ?? 0 });
+            const info = keep.has(name) ? null : await statOrNull(join(filesDir, name));
+            if (info) candidates.push({ sha256: name, size: info.size, lastUsed: info.mtimeMs });
           }
+        }
+        // State writes cut short by a crash leave their temporary file next to state.json.
+        for (const name of await readdir(root)) {
+          if (name.startsWith('state.json.') && name.endsWith('.tmp')) await removeIfOlder(join(root, name), now - keepPartialMs);
         }
         const partialNames = new Set(await readdir(partialDir));
         for (const name of partialNames) {
           if (name.endsWith('.tmp')) {
             // A progress record whose write a crash cut short (the rename never happened).
-            if (now - (await stat(join(partialDir, name))).mtimeMs > keepPartialMs) await rm(join(partialDir, name), { force: true });
+            await removeIfOlder(join(partialDir, name), now - keepPartialMs);
             continue;
           }
           if (name.endsWith('.json')) {
@@ -267,7 +320,8 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
           }
           if (keep.has(name)) continue;
           const progress = await readProgress(name);
-          const info = await stat(join(partialDir, name));
+          const info = await statOrNull(join(partialDir, name));
+          if (!info) continue; // completed or removed by another process meanwhile
           // Bytes without a progress record (a crash between the write and its record) count from their mtime.
           const lastUsed = progress?.lastUsed ?? info.mtimeMs;
           if (now - lastUsed <= keepPartialMs) continue;
@@ -284,12 +338,46 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
           freedBytes += candidate.size;
           removedFiles += 1;
         }
-        await update((s) => {
-          for (const candidate of candidates.slice(0, removedFiles)) delete s.used[candidate.sha256];
-        });
         return { freedBytes, removedFiles };
       }),
 
     close() {},
   };
 }
+
+/** A temporary name no other writer (thread, runtime or process) uses at the same time. */
+const temporaryName = (path: string) => `${path}.${process.pid}-${randomUUID().slice(0, 8)}.tmp`;
+
+/** Writes `path` whole unless it exists: link() of a finished temporary file never replaces one. */
+async function createOnce(path: string, contents: string): Promise<void> {
+  const tmp = temporaryName(path);
+  const handle = await open(tmp, 'wx');
+  try {
+    await handle.writeFile(contents);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(tmp, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    await unlink(tmp);
+  }
+}
+
+async function statOrNull(path: string): Promise<{ size: number; mtimeMs: number } | null> {
+  try {
+    return await stat(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+async function removeIfOlder(path: string, before: number): Promise<void> {
+  const info = await statOrNull(path);
+  if (info && info.mtimeMs < before) await rm(path, { force: true });
+}
+

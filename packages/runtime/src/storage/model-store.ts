@@ -1,4 +1,5 @@
 import type { ModelRelease, TrustState } from '@edgeloop/protocol';
+import type { InstallIdStorage } from '../rollout/install-id.js';
 
 /** What the device remembers per app: whom it trusts and the last manifest it verified. */
 export interface AppState {
@@ -42,6 +43,15 @@ export interface CollectOptions {
 export const KEEP_PARTIAL_MS = 24 * 60 * 60 * 1000;
 
 /**
+ * Exclusive named locks: the part of the Web Locks API (`navigator.locks`) delivery uses, so one
+ * runtime downloads a given file while the others wait and then find it complete. With
+ * `ifAvailable`, `task` gets null at once when the lock is held elsewhere.
+ */
+export interface NamedLocks {
+  request<T>(name: string, options: { ifAvailable?: boolean; signal?: AbortSignal }, task: (lock: object | null) => Promise<T>): Promise<T>;
+}
+
+/**
  * Where a device keeps models between visits: IndexedDB in browsers ({@link indexedDbStore}),
  * the filesystem in Node ({@link fileSystemStore}). Every implementation guarantees:
  * - {@link ModelStore.activate} is atomic: after a crash the old or the new release is active, never
@@ -58,6 +68,13 @@ export interface ModelStore {
    * browser download small files whole, without copying their bytes through the page.
    */
   readonly keepsBlobs?: boolean;
+  /**
+   * Locks that hold across every runtime and process sharing this store (the filesystem store's lock
+   * files). Delivery prefers them to `navigator.locks`, which only spans one browser profile.
+   */
+  readonly locks?: NamedLocks;
+  /** Where this store keeps the device's install id (the filesystem store: a file in its directory). */
+  readonly installIds?: InstallIdStorage;
   /**
    * Appends `bytes` at `offset`, which must equal the bytes stored so far, and records the new
    * progress. With `complete`, the append must reach `length` and also marks the file complete,

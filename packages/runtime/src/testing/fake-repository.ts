@@ -75,6 +75,12 @@ export class FakeRepository {
   readonly chunked = new Set<string>();
   readonly requests: RecordedRequest[] = [];
   telemetryStatus = 202;
+  /** The app whose URL serves the manifest; default the manifest's own `app` (tests serve another app's manifest there). */
+  servedAt: string | undefined;
+  /** Rewrites the manifest body as sent (e.g. numbers JSON.stringify cannot write). */
+  bodyOverride: ((text: string) => string) | undefined;
+  /** Answers manifest polls with this status instead (e.g. 503: the server is failing). */
+  manifestStatus: number | undefined;
   #server: Server | undefined;
   url = '';
 
@@ -152,16 +158,18 @@ export class FakeRepository {
       record.bytesSent = bytes?.byteLength ?? 0;
       res.writeHead(status, responseHeaders).end(bytes);
     };
-    if (path === `/v1/apps/${this.manifest.app}/manifest`) {
+    const app = this.servedAt ?? this.manifest.app;
+    if (path === `/v1/apps/${app}/manifest`) {
+      if (this.manifestStatus !== undefined) return send(this.manifestStatus, {});
       const envelope = await this.envelope();
       const served = this.envelopeOverride ? this.envelopeOverride(envelope) : envelope;
-      const text = JSON.stringify(served);
+      const text = this.bodyOverride ? this.bodyOverride(JSON.stringify(served)) : JSON.stringify(served);
       const etag = `"${createHash('sha256').update(text).digest('hex').slice(0, 16)}"`;
       if (headers['if-none-match'] === etag) return send(304, { ETag: etag });
       return send(200, { 'Content-Type': 'application/json', ETag: etag }, text);
     }
-    if (path === '/v1/keys') return send(200, { 'Content-Type': 'application/json' }, JSON.stringify({ keys: [{ keyId: this.key.keyId, publicKey: this.key.publicKey }] }));
-    if (path === `/v1/apps/${this.manifest.app}/telemetry`) return send(this.telemetryStatus, {});
+    if (path === '/v1/keys' || path === `/v1/apps/${app}/keys`) return send(200, { 'Content-Type': 'application/json' }, JSON.stringify({ keys: [{ keyId: this.key.keyId, publicKey: this.key.publicKey }] }));
+    if (path === `/v1/apps/${app}/telemetry`) return send(this.telemetryStatus, {});
     const bytes = this.files.get(path);
     if (!bytes) return send(404, {});
     const etag = this.etags.get(path) ?? `"${createHash('sha256').update(bytes).digest('hex')}"`;

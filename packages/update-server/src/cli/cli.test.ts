@@ -81,12 +81,47 @@ describe('edgeloop keys', () => {
       try {
         expect(server.publicKey).toBe(newKey);
         const envelope = await (await fetch(new URL('v1/apps/demo/manifest', server.url))).json();
-        const verified = await verifyManifestEnvelope(envelope, await pinKeys([oldKey]), new Date());
+        const verified = await verifyManifestEnvelope(envelope, await pinKeys([oldKey]), new Date(), { app: 'demo' });
         expect(verified.state.keys.map((k) => k.publicKey)).toEqual([newKey]);
       } finally {
         await server.close();
       }
       await expect(runCli(['keys', 'spin', '--data-dir', dataDir], io)).rejects.toMatchObject({ exitCode: EXIT.usage });
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives an app its own signing key: its manifests are signed with it, and devices pinned to the server key follow the hand-over', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'edgeloop-app-key-cli-'));
+    try {
+      const out: string[] = [];
+      const io = { out: (line: string) => out.push(line), env: {} };
+      expect(await runCli(['keys', 'show', '--data-dir', dataDir], io)).toBe(EXIT.ok);
+      const serverKey = out.find((l) => l.startsWith('public key'))!.split(': ')[1]!;
+      out.length = 0;
+      expect(await runCli(['keys', 'create', '--app', 'demo', '--data-dir', dataDir], io)).toBe(EXIT.ok);
+      const appKey = out.find((l) => l.startsWith('public key'))!.split(': ')[1]!;
+      await expect(runCli(['keys', 'create', '--app', 'demo', '--data-dir', dataDir], io)).rejects.toMatchObject({ exitCode: EXIT.conflict });
+      const server = await startServer({ dataDir, port: 0, log: () => {}, seed: true });
+      try {
+        expect(server.publicKey).toBe(serverKey);
+        const envelope = (await (await fetch(new URL('v1/apps/demo/manifest', server.url))).json()) as { signed: Record<string, unknown> };
+        // Pinned to the app's key (a new install), or to the server's (an installed device): both accept.
+        await expect(verifyManifestEnvelope(envelope, await pinKeys([appKey]), new Date(), { app: 'demo' })).resolves.toBeTruthy();
+        const followed = await verifyManifestEnvelope(envelope, await pinKeys([serverKey]), new Date(), { app: 'demo' });
+        expect(followed.state.keys.map((k) => k.publicKey)).toEqual([appKey]);
+        const keys = (await (await fetch(new URL('v1/apps/demo/keys', server.url))).json()) as { keys: Array<{ publicKey: string }> };
+        expect(keys.keys.map((k: { publicKey: string }) => k.publicKey)).toEqual([appKey]);
+        const serverKeys = (await (await fetch(new URL('v1/keys', server.url))).json()) as { keys: Array<{ publicKey: string }> };
+        expect(serverKeys.keys.map((k) => k.publicKey)).toEqual([serverKey]);
+        // Another app's device, pinned to the server key, refuses demo's hand-over.
+        await expect(verifyManifestEnvelope({ ...envelope, signed: { ...envelope.signed, app: 'other' } }, await pinKeys([serverKey]), new Date(), { app: 'other' })).rejects.toMatchObject({
+          reason: 'broken_rotation',
+        });
+      } finally {
+        await server.close();
+      }
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }

@@ -11,7 +11,8 @@ export class CliError extends Error {
   }
 }
 
-function exitFor(status: number): number {
+/** The exit code for an HTTP status (and for a ServerError raised locally, by its status). */
+export function exitFor(status: number): number {
   if (status === 400) return EXIT.usage;
   if (status === 401 || status === 403) return EXIT.auth;
   if (status === 404) return EXIT.notFound;

@@ -2,12 +2,13 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bootstrapToken } from '../auth/bootstrap.js';
-import { loadSigningKey, rotateSigningKey } from '../manifest/signing-key.js';
+import { createAppSigningKey, loadSigningKey, rotateSigningKey } from '../manifest/signing-key.js';
 import { scopeSchema } from '../auth/scopes.js';
 import { openPglite } from '../db/pglite.js';
 import { openPostgres } from '../db/postgres.js';
 import { startServer } from '../server.js';
-import { CliError, EXIT } from './client.js';
+import { ServerError } from '../errors.js';
+import { CliError, EXIT, exitFor } from './client.js';
 import { publishCommand, rolloutCommand, tokenCommand, type Io } from './commands.js';
 
 export const USAGE = `usage: edgeloop <command> [options]
@@ -17,8 +18,10 @@ export const USAGE = `usage: edgeloop <command> [options]
   token create --app APP --scopes read,publish,rollout,admin [--name N] [--expires-in-days D]
   token list --app APP
   token revoke --app APP TOKEN_ID
-  keys show|rotate [--data-dir DIR]   the manifest signing key; rotate: a new key, handed over by the old one
-  publish FILE --app APP --model MODEL --version LABEL [--variant V --role model|weights|external-data|config]
+  keys show|rotate [--app APP] [--data-dir DIR]   the manifest signing key (an app's own with --app);
+                                                 rotate: a new key, handed over by the old one
+  keys create --app APP [--data-dir DIR]          give APP its own signing key, handed over by the server key
+  publish FILE --app APP --model MODEL --version LABEL [--variant V --role model|weights]
                [--backend B] [--precision P] [--notes TEXT] [--channel C] [--idempotency-key K]
   rollout start --app APP --model MODEL --to LABEL --steps 1,5,25,50,100 [--hold MINUTES] [--channel C]
   rollout advance|pause|resume|abort|rollback --app APP ROLLOUT_ID
@@ -70,7 +73,11 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   const [command, sub, ...rest] = positionals;
   if (command === 'serve') return serve(flags, io);
   if (command === 'token' && sub === 'bootstrap') return bootstrap(flags, io);
-  if (command === 'keys') return keysCommand(sub, flags, io);
+  if (command === 'keys') {
+    return keysCommand(sub, flags, io).catch((error: unknown) => {
+      throw error instanceof ServerError ? new CliError(error.message, exitFor(error.status)) : error;
+    });
+  }
   if (command === 'token') return tokenCommand(sub, rest, flags, io);
   if (command === 'publish') return publishCommand(sub === undefined ? [] : [sub, ...rest], flags, io);
   if (command === 'rollout') return rolloutCommand(sub, rest, flags, io);
@@ -98,26 +105,36 @@ async function bootstrap(flags: Record<string, unknown>, io: Io): Promise<number
 
 /**
  * `keys show` prints the public key clients pin; `keys rotate` replaces the signing key with a new
- * one and records a statement, signed by the old key, that clients follow. Restart the server (or
- * every instance) afterwards so it signs with the new key.
+ * one and records a statement, signed by the old key, that clients follow; `keys create --app`
+ * gives an app a key of its own. With `--app`, show and rotate act on that app's own key. Restart
+ * the server (or every instance) afterwards so it signs with the new key.
  */
 async function keysCommand(sub: string | undefined, flags: Record<string, unknown>, io: Io): Promise<number> {
   const dataDir = dataDirOf(flags, io);
+  const app = flags.app as string | undefined;
   if (sub === 'show') {
-    const { signer } = await loadSigningKey({ dataDir });
-    io.out(`key id ${signer.key.keyId}`);
+    const { signer } = await loadSigningKey({ dataDir, ...(app !== undefined && { app }) });
+    io.out(`key id ${signer.key.keyId}${app ? ` (app "${app}"'s own key)` : ''}`);
     io.out(`public key (pin it in clients): ${signer.key.publicKey}`);
     io.out(`rotations: ${signer.rotations.length}`);
     return EXIT.ok;
   }
   if (sub === 'rotate') {
-    const { previous, next } = await rotateSigningKey(dataDir);
-    io.out(`rotated ${previous.keyId.slice(0, 16)}… → ${next.keyId.slice(0, 16)}…`);
+    const { previous, next } = await rotateSigningKey(dataDir, app !== undefined ? { app } : {});
+    io.out(`rotated ${previous.keyId.slice(0, 16)}… → ${next.keyId.slice(0, 16)}…${app ? ` for app "${app}"` : ''}`);
     io.out(`new public key: ${next.publicKey}`);
     io.out('restart the server to sign with it; clients that trust the old key follow the rotation');
     return EXIT.ok;
   }
-  throw new CliError('usage: edgeloop keys show|rotate [--data-dir DIR]', EXIT.usage);
+  if (sub === 'create') {
+    if (!app) throw new CliError('usage: edgeloop keys create --app APP [--data-dir DIR]', EXIT.usage);
+    const { previous, next } = await createAppSigningKey(dataDir, app);
+    io.out(`app "${app}" now has its own key ${next.keyId.slice(0, 16)}…, handed over from the server key ${previous.keyId.slice(0, 16)}…`);
+    io.out(`public key (pin it in "${app}"'s clients): ${next.publicKey}`);
+    io.out(`restart the server to sign "${app}"'s manifests with it; clients pinning the server key follow the hand-over`);
+    return EXIT.ok;
+  }
+  throw new CliError('usage: edgeloop keys show|rotate|create [--app APP] [--data-dir DIR]', EXIT.usage);
 }
 
 async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {

@@ -23,13 +23,13 @@ describe('manifest expiry', () => {
 
   it('re-issues a signed manifest under a higher version once half its lifetime has passed', async () => {
     const trust = await pinKeys([server.manifests.signer.key.publicKey]);
-    const first = await verifyManifestEnvelope(await readJson(await server.app.request('/v1/apps/demo/manifest')), trust, new Date(now));
+    const first = await verifyManifestEnvelope(await readJson(await server.app.request('/v1/apps/demo/manifest')), trust, new Date(now), { app: 'demo' });
     expect(Date.parse(first.manifest.expires) - Date.parse(first.manifest.issuedAt)).toBe(60_000);
 
     // Times are relative to the issue time the database recorded, not to when this file was loaded.
     now = Date.parse(first.manifest.issuedAt) + 10_000; // still fresh: the same manifest
     const same = await server.app.request('/v1/apps/demo/manifest');
-    expect((await verifyManifestEnvelope(await readJson(same), first.state, new Date(now))).manifest.version).toBe(first.manifest.version);
+    expect((await verifyManifestEnvelope(await readJson(same), first.state, new Date(now), { app: 'demo' })).manifest.version).toBe(first.manifest.version);
 
     now += 25_000; // 35 s of 60: past half-life, this poll still gets the valid one and triggers a re-issue
     await server.app.request('/v1/apps/demo/manifest');
@@ -37,7 +37,7 @@ describe('manifest expiry', () => {
       const body = await readJson(await server.app.request('/v1/apps/demo/manifest'));
       return body.signed.version;
     }, { timeout: 10_000 }).toBeGreaterThan(first.manifest.version);
-    const renewed = await verifyManifestEnvelope(await readJson(await server.app.request('/v1/apps/demo/manifest')), first.state, new Date(now));
+    const renewed = await verifyManifestEnvelope(await readJson(await server.app.request('/v1/apps/demo/manifest')), first.state, new Date(now), { app: 'demo' });
     expect(renewed.expired).toBe(false);
     expect(renewed.manifest.models).toEqual(first.manifest.models);
   });
@@ -114,8 +114,8 @@ describe('channels', () => {
 
   it('serves each channel its own signed manifest, naming the channel', async () => {
     const trust = await pinKeys([server.manifests.signer.key.publicKey]);
-    const stable = await verifyManifestEnvelope(await readJson(await server.app.request('/v1/apps/demo/manifest')), trust, new Date());
-    const beta = await verifyManifestEnvelope(await readJson(await server.app.request('/v1/apps/demo/manifest?channel=beta')), trust, new Date());
+    const stable = await verifyManifestEnvelope(await readJson(await server.app.request('/v1/apps/demo/manifest')), trust, new Date(), { app: 'demo' });
+    const beta = await verifyManifestEnvelope(await readJson(await server.app.request('/v1/apps/demo/manifest?channel=beta')), trust, new Date(), { app: 'demo', channel: 'beta' });
     expect(stable.manifest.channel).toBeUndefined();
     expect(stable.manifest.models.vad!.version).toBe('5.0.0');
     expect(beta.manifest).toMatchObject({ channel: 'beta', models: { vad: { version: '6.0.0' } } });

@@ -1,4 +1,4 @@
-import { MANIFEST_SCHEMA_VERSION, type Manifest } from '@edgeloop/protocol';
+import { MANIFEST_SCHEMA_VERSION, ProtocolError, parseManifest, type Manifest } from '@edgeloop/protocol';
 import { ServerError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import type { ManifestSigner } from './signing-key.js';
@@ -13,7 +13,10 @@ export interface CachedManifest {
 }
 
 export interface ManifestCacheOptions {
+  /** Signs every app's manifests, except those of apps in `appSigners`. */
   signer: ManifestSigner;
+  /** Apps with a signing key of their own (see createAppSigningKey). */
+  appSigners?: Readonly<Record<string, ManifestSigner>>;
   /** How long a signed manifest stays valid. Default 24 h; it is re-issued after half of it. */
   ttlMs?: number;
   now?: () => number;
@@ -34,6 +37,7 @@ const MAX_MISSING = 10_000;
 export class ManifestCache {
   readonly #registry: Registry;
   readonly #signer: ManifestSigner;
+  readonly #appSigners: Readonly<Record<string, ManifestSigner>>;
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #cache = new Map<string, Promise<CachedManifest>>();
@@ -46,12 +50,19 @@ export class ManifestCache {
   constructor(registry: Registry, options: ManifestCacheOptions) {
     this.#registry = registry;
     this.#signer = options.signer;
+    this.#appSigners = options.appSigners ?? {};
     this.#ttlMs = options.ttlMs ?? DEFAULT_MANIFEST_TTL_MS;
     this.#now = options.now ?? Date.now;
   }
 
+  /** The server's signer (apps without a key of their own). */
   get signer(): ManifestSigner {
     return this.#signer;
+  }
+
+  /** The signer of `app`'s manifests: its own key when it has one, else the server's. */
+  signerFor(app: string): ManifestSigner {
+    return Object.hasOwn(this.#appSigners, app) ? this.#appSigners[app]! : this.#signer;
   }
 
   /** Forgets every manifest: after missed change notifications, nothing cached can be trusted. */
@@ -120,7 +131,7 @@ export class ManifestCache {
     if (channel !== 'stable' && Object.keys(models).length === 0) {
       throw new ServerError('not_found', `app "${app}" has no channel "${channel}" with models; devices use "stable" unless told otherwise`);
     }
-    const manifest: Manifest = {
+    const manifest = checked(app, channel, {
       schema: MANIFEST_SCHEMA_VERSION,
       app,
       version: state.version,
@@ -128,8 +139,22 @@ export class ManifestCache {
       ...(channel !== 'stable' && { channel }),
       expires: new Date(state.issuedAt.getTime() + this.#ttlMs).toISOString(),
       models,
-    };
-    const envelope = this.#signer.signManifest(manifest);
+    });
+    const envelope = this.signerFor(app).signManifest(manifest);
     return { manifest, issuedAtMs: state.issuedAt.getTime(), body: JSON.stringify(envelope), etag: `"m${state.version}-${envelope.signatures[0]!.sig.slice(0, 16)}"` };
+  }
+}
+
+/**
+ * What is signed is what devices parse: the manifest goes through the protocol's own parser first,
+ * and one that devices would refuse is never signed (the poll answers 500 naming the field, and the
+ * last good manifest of other apps and channels keeps being served).
+ */
+function checked(app: string, channel: string, manifest: Manifest): Manifest {
+  try {
+    return parseManifest(manifest);
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    throw new ServerError('internal', `the manifest of app "${app}" (channel "${channel}") was not signed: devices would refuse it (${error.message})`, error.details);
   }
 }

@@ -32,7 +32,7 @@ describe('manifest signing key', () => {
     expect(second.created).toBe(false);
     expect(second.signer.key).toEqual(first.signer.key);
     const trust = await pinKeys([first.signer.key.publicKey]);
-    await expect(verifyManifestEnvelope(second.signer.signManifest(manifest(1)), trust, NOW)).resolves.toBeTruthy();
+    await expect(verifyManifestEnvelope(second.signer.signManifest(manifest(1)), trust, NOW, { app: 'demo' })).resolves.toBeTruthy();
   });
 
   it('signs identical bytes for identical manifests (instances sharing a key agree)', async () => {
@@ -47,9 +47,9 @@ describe('manifest signing key', () => {
     expect(previous).toEqual(old.key);
     const { signer } = await loadSigningKey({ dataDir });
     expect(signer.key).toEqual(next);
-    const verified = await verifyManifestEnvelope(signer.signManifest(manifest(2)), await pinKeys([old.key.publicKey]), NOW);
+    const verified = await verifyManifestEnvelope(signer.signManifest(manifest(2)), await pinKeys([old.key.publicKey]), NOW, { app: 'demo' });
     expect(verified.state.keys).toEqual([next]);
-    await expect(verifyManifestEnvelope(old.signManifest(manifest(3)), verified.state, NOW)).rejects.toMatchObject({ reason: 'unknown_key' });
+    await expect(verifyManifestEnvelope(old.signManifest(manifest(3)), verified.state, NOW, { app: 'demo' })).rejects.toMatchObject({ reason: 'unknown_key' });
   });
 
   it('finishes a rotation interrupted after its statement was written', async () => {

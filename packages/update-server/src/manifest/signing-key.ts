@@ -1,7 +1,9 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  isName,
+  NAME_RULE,
   rotationStatementSchema,
   signingBytes,
   toBase64,
@@ -53,10 +55,19 @@ export function ephemeralSigner(): ManifestSigner {
 }
 
 export interface SigningKeyOptions {
-  /** The data directory; the key lives in `<dataDir>/keys/`. */
+  /** The data directory; the key lives in `<dataDir>/keys/` (an app's own key in `keys/apps/<app>/`). */
   dataDir: string;
   /** A PKCS#8 PEM private key to use instead of the stored one (file contents or env). */
   privateKeyPem?: string;
+  /** The app whose own key to load (created with {@link createAppSigningKey}); the server's key when absent. */
+  app?: string;
+}
+
+/** Where a key and its rotations live: `<dataDir>/keys`, or `<dataDir>/keys/apps/<app>` for an app's own key. */
+function keyDir(dataDir: string, app: string | undefined): string {
+  if (app === undefined) return join(dataDir, 'keys');
+  if (!isName(app)) throw new ServerError('bad_request', `app must be ${NAME_RULE}; got ${JSON.stringify(app)}`);
+  return join(dataDir, 'keys', 'apps', app);
 }
 
 const KEY_FILE = 'manifest-signing-key.pem';
@@ -68,7 +79,7 @@ const NEXT_KEY_FILE = 'next-signing-key.pem';
  * created (mode 0600) on first start. Rotation statements are read from `keys/rotations.json`.
  */
 export async function loadSigningKey(options: SigningKeyOptions): Promise<{ signer: ManifestSigner; created: boolean }> {
-  const dir = join(options.dataDir, 'keys');
+  const dir = keyDir(options.dataDir, options.app);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   let pem = options.privateKeyPem;
   let created = false;
@@ -77,6 +88,9 @@ export async function loadSigningKey(options: SigningKeyOptions): Promise<{ sign
       pem = await readFile(join(dir, KEY_FILE), 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if (options.app !== undefined) {
+        throw new ServerError('not_found', `app "${options.app}" has no signing key of its own; create one with "edgeloop keys create --app ${options.app}"`);
+      }
       pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
       await writeAtomic(join(dir, KEY_FILE), pem, 0o600);
       created = true;
@@ -127,9 +141,9 @@ async function finishInterruptedRotation(dir: string, current: KeyObject): Promi
  * Replaces the stored signing key with a new one and records a statement, signed by the old key,
  * that hands trust over to it. Clients that trust the old key follow the statement.
  */
-export async function rotateSigningKey(dataDir: string): Promise<{ previous: PublicKeyInfo; next: PublicKeyInfo }> {
-  const dir = join(dataDir, 'keys');
-  const { signer: old } = await loadSigningKey({ dataDir });
+export async function rotateSigningKey(dataDir: string, options: { app?: string } = {}): Promise<{ previous: PublicKeyInfo; next: PublicKeyInfo }> {
+  const dir = keyDir(dataDir, options.app);
+  const { signer: old } = await loadSigningKey({ dataDir, ...(options.app !== undefined && { app: options.app }) });
   const oldPem = await readFile(join(dir, KEY_FILE), 'utf8');
   const oldKey = createPrivateKey(oldPem);
   const { privateKey } = generateKeyPairSync('ed25519');
@@ -143,6 +157,7 @@ export async function rotateSigningKey(dataDir: string): Promise<{ previous: Pub
     keyId: next.keyId,
     publicKey: next.publicKey,
     issuedAt: new Date().toISOString(),
+    ...(options.app !== undefined && { app: options.app }),
   };
   const statement: RotationStatement = {
     signed,
@@ -155,6 +170,60 @@ export async function rotateSigningKey(dataDir: string): Promise<{ previous: Pub
   await writeAtomic(join(dir, ROTATIONS_FILE), JSON.stringify([...rotations, statement], null, 2), 0o644);
   await rename(join(dir, NEXT_KEY_FILE), join(dir, KEY_FILE));
   return { previous: old.key, next };
+}
+
+/**
+ * Gives `app` a signing key of its own, in `<dataDir>/keys/apps/<app>/`. Its rotation history is
+ * the server key's, then a statement signed by the server key that hands `app`'s manifests (only
+ * those) over to the new key: devices that pin the server key follow it, and from then on trust
+ * only the app's key for that app, while other apps' devices refuse the hand-over. Restart the
+ * server (every instance) to sign the app's manifests with it.
+ */
+export async function createAppSigningKey(dataDir: string, app: string): Promise<{ previous: PublicKeyInfo; next: PublicKeyInfo }> {
+  const dir = keyDir(dataDir, app);
+  const existing = await readFile(join(dir, KEY_FILE), 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  if (existing !== null) throw new ServerError('conflict', `app "${app}" already has its own signing key; rotate it with "edgeloop keys rotate --app ${app}"`);
+  const { signer: server } = await loadSigningKey({ dataDir });
+  const serverKey = createPrivateKey(await readFile(join(dataDir, 'keys', KEY_FILE), 'utf8'));
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const raw = publicRaw(privateKey);
+  const next = { keyId: keyIdOf(raw), publicKey: toBase64(raw) };
+  const signed = {
+    type: 'edgeloop/key-rotation' as const,
+    sequence: server.rotations.length + 1,
+    previousKeyId: server.key.keyId,
+    keyId: next.keyId,
+    publicKey: next.publicKey,
+    issuedAt: new Date().toISOString(),
+    app,
+  };
+  const statement: RotationStatement = {
+    signed,
+    signatures: [{ keyId: server.key.keyId, sig: toBase64(new Uint8Array(sign(null, signingBytes('rotation', signed), serverKey))) }],
+  };
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // The statement first, then the key: a crash between leaves no key, which loadSigningKey reports
+  // and which running this command again completes (it starts over).
+  await writeAtomic(join(dir, ROTATIONS_FILE), JSON.stringify([...server.rotations, statement], null, 2), 0o644);
+  await writeAtomic(join(dir, KEY_FILE), privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), 0o600);
+  return { previous: server.key, next };
+}
+
+/** Every app's own signing key under `<dataDir>/keys/apps/`, by app. */
+export async function loadAppSigningKeys(dataDir: string): Promise<Record<string, ManifestSigner>> {
+  let apps: string[];
+  try {
+    apps = await readdir(join(dataDir, 'keys', 'apps'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  }
+  const signers: Record<string, ManifestSigner> = {};
+  for (const app of apps.filter(isName).sort()) signers[app] = (await loadSigningKey({ dataDir, app })).signer;
+  return signers;
 }
 
 async function readRotations(dir: string): Promise<RotationStatement[]> {

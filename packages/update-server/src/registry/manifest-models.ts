@@ -1,6 +1,7 @@
 import { deviceRoutes, type Condition, type ManifestFile, type ModelRelease, type ReleaseVariant, type VariantRule } from '@edgeloop/protocol';
 import type { Sql } from '../db/database.js';
-import { describeVersion, type VariantRecord } from './describe.js';
+import { describeVersion, type VariantFile, type VariantRecord } from './describe.js';
+import { fileRoleSchema } from './upload-options.js';
 
 interface ChannelRow {
   model: string;
@@ -18,13 +19,17 @@ interface RolloutRow {
 }
 
 /** Model files first (the engine's entry point), then the rest by role, so manifests are stable. */
-const ROLE_ORDER = ['model', 'weights', 'external-data', 'config'];
+const ROLE_ORDER: readonly string[] = fileRoleSchema.options;
+
+/** A file of a role the protocol has (files of roles servers once accepted may still be stored). */
+const servable = (file: VariantFile): file is VariantFile & { role: ManifestFile['role'] } => fileRoleSchema.safeParse(file.role).success;
 
 function filesOf(variant: VariantRecord): ManifestFile[] {
-  return [...variant.files]
+  return variant.files
+    .filter(servable)
     .sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role))
     .map((file) => ({
-      role: file.role as ManifestFile['role'],
+      role: file.role,
       sha256: file.sha256,
       length: file.size,
       // Relative to the server base URL, so one manifest works behind any host name or path prefix.
@@ -41,9 +46,13 @@ function releaseIdOf(model: string, version: string, variant: VariantRecord): st
 
 async function releaseOf(sql: Sql, app: string, model: string, version: string) {
   const details = await describeVersion(sql, app, model, version);
-  // A variant is served once it can run: its model file, and for TF.js its weights too.
+  // A variant is served once it can run: its model file, and for TF.js its weights too. A variant
+  // with a file devices cannot load (external data, stored before such uploads were refused) never is.
   const complete = details.variants.filter(
-    (v) => v.files.some((file) => file.role === 'model') && (v.format === 'onnx' || v.files.some((file) => file.role === 'weights')),
+    (v) =>
+      v.files.every(servable) &&
+      v.files.some((file) => file.role === 'model') &&
+      (v.format === 'onnx' || v.files.some((file) => file.role === 'weights')),
   );
   const main = complete.find((v) => v.variant === 'default') ?? complete[0];
   if (!main) return null; // e.g. a TF.js model.json whose weights are not uploaded yet

@@ -5,7 +5,7 @@ import type { Database, Sql } from '../db/database.js';
 import { ServerError } from '../errors.js';
 import { bumpManifest } from './changes.js';
 import { inspectOnnx } from './onnx.js';
-import { inspectTfjs } from './tfjs.js';
+import { checkTfjsWeights, inspectTfjs, type TfjsInfo } from './tfjs.js';
 import type { FileRole } from './upload-options.js';
 
 export interface UploadInput {
@@ -69,10 +69,9 @@ export async function uploadFile(deps: Deps, input: UploadInput): Promise<Upload
       return { body: prior.response, replayed: true };
     }
     if (staged.size === 0) throw new ServerError('invalid_model', 'the upload is empty: send the model file as the request body');
-    const signature =
-      role !== 'model' ? null
-      : input.format === 'onnx' ? inspectOnnx(await staged.bytes()).signature
-      : inspectTfjs(await staged.bytes(), input.format).signature;
+    const tfjs = role === 'model' && input.format !== 'onnx' ? inspectTfjs(await staged.bytes(), input.format) : null;
+    const signature = role !== 'model' ? null : tfjs ? tfjs.signature : inspectOnnx(await staged.bytes()).signature;
+    await checkWeightsSize(deps, input, variant, role, staged, tfjs);
     await staged.commit();
     const body = await deps.db.transaction(async (tx) => {
       await checkTarget(tx, input, variant, role, isNewVersion, true);
@@ -107,6 +106,31 @@ export async function uploadFile(deps: Deps, input: UploadInput): Promise<Upload
     }
     throw error;
   }
+}
+
+/**
+ * A TF.js variant's weights must be exactly the bytes its model.json's weightsManifest describes.
+ * Checked by whichever of the two files arrives second (a new variant may add them in any order).
+ */
+async function checkWeightsSize(deps: Deps, input: UploadInput, variant: string, role: FileRole, staged: StagedBlob, tfjs: TfjsInfo | null): Promise<void> {
+  const { app, model, version } = input;
+  if (role === 'model') {
+    if (!tfjs) return;
+    const [weights] = await deps.db.query<{ size: number | string }>(
+      `select size from variant_files where app = $1 and model = $2 and version = $3 and variant = $4 and role = 'weights'`,
+      [app, model, version, variant],
+    );
+    if (weights) checkTfjsWeights(tfjs, Number(weights.size));
+    return;
+  }
+  const [graph] = await deps.db.query<{ sha256: string; format: ModelFormat }>(
+    `select f.sha256, v.format from variant_files f join variants v using (app, model, version, variant)
+     where f.app = $1 and f.model = $2 and f.version = $3 and f.variant = $4 and f.role = 'model'`,
+    [app, model, version, variant],
+  );
+  if (!graph || graph.format === 'onnx') return;
+  const json = new Uint8Array(await new Response(deps.blobs.read(graph.sha256)).arrayBuffer());
+  checkTfjsWeights(inspectTfjs(json, graph.format), staged.size);
 }
 
 async function findKey(db: Sql, app: string, key: string): Promise<{ fingerprint: string; response: Record<string, unknown> } | null> {

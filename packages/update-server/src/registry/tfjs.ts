@@ -22,17 +22,43 @@ interface TfjsTensorInfo {
   tensorShape?: { dim?: Array<{ size?: string | number }>; unknownRank?: boolean };
 }
 
+interface GraphNode {
+  name?: string;
+  op?: string;
+  input?: string[];
+  attr?: {
+    dtype?: { type?: string };
+    T?: { type?: string };
+    shape?: { shape?: TfjsTensorInfo['tensorShape'] };
+  };
+}
+
+interface WeightEntry {
+  name?: string;
+  shape?: unknown;
+  dtype?: string;
+  quantization?: { dtype?: string };
+}
+
 interface ModelJson {
   format?: unknown;
-  modelTopology?: unknown;
-  weightsManifest?: Array<{ paths?: unknown[]; weights?: unknown[] }>;
+  modelTopology?: { node?: GraphNode[] } | unknown;
+  weightsManifest?: Array<{ paths?: unknown[]; weights?: WeightEntry[] }>;
   signature?: { inputs?: Record<string, TfjsTensorInfo>; outputs?: Record<string, TfjsTensorInfo> };
 }
+
+/** Bytes per element of each dtype a weightsManifest entry can be stored as (tfjs-core io types). */
+const WEIGHT_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, float16: 2, uint16: 2, int16: 2, uint8: 1, int8: 1 };
 
 export interface TfjsInfo {
   signature: ModelSignature;
   /** Weight shard files the model names, in order: the runtime hands them to TF.js in this order. */
   shards: string[];
+  /**
+   * Bytes the weights file must have, summed over weightsManifest (shape × dtype, or the quantized
+   * dtype); null when a string weight makes the size depend on its contents.
+   */
+  weightsBytes: number | null;
 }
 
 /**
@@ -62,12 +88,55 @@ export function inspectTfjs(bytes: Uint8Array, format: Exclude<ModelFormat, 'onn
     );
   }
   const specs = (infos: Record<string, TfjsTensorInfo> | undefined): TensorSpec[] =>
-    Object.entries(infos ?? {}).map(([key, info]) => ({
-      name: info.name ?? key,
-      dtype: DTYPES[info.dtype ?? ''] ?? 'float32',
-      dims: info.tensorShape?.unknownRank || !info.tensorShape?.dim ? null : info.tensorShape.dim.map((d) => (d.size === undefined || Number(d.size) < 0 ? null : Number(d.size))),
-    }));
-  return { signature: { inputs: specs(json.signature?.inputs), outputs: specs(json.signature?.outputs) }, shards };
+    Object.entries(infos ?? {}).map(([key, info]) => specOf(info.name ?? key, info.dtype, info.tensorShape));
+  const declared = { inputs: specs(json.signature?.inputs), outputs: specs(json.signature?.outputs) };
+  const signature = format === 'tfjs-graph' && declared.inputs.length === 0 && declared.outputs.length === 0 ? graphSignature(json) : declared;
+  return { signature, shards, weightsBytes: weightsBytes(json.weightsManifest) };
+}
+
+/**
+ * Refuses a weights file whose size is not what model.json's weightsManifest describes: TF.js would
+ * read past its end or slice it wrongly, and the model would fail (or compute garbage) on every device.
+ */
+export function checkTfjsWeights(info: TfjsInfo, size: number): void {
+  if (info.weightsBytes === null || info.weightsBytes === size) return;
+  throw new ServerError(
+    'invalid_model',
+    `the weights file is ${size} bytes but model.json's weightsManifest describes ${info.weightsBytes} bytes; upload the weights file (${info.shards.join(', ') || 'its .bin'}) converted together with this model.json`,
+  );
+}
+
+function specOf(name: string, dtype: string | undefined, shape: TfjsTensorInfo['tensorShape']): TensorSpec {
+  return {
+    name,
+    dtype: DTYPES[dtype ?? ''] ?? 'float32',
+    dims: shape?.unknownRank || !shape?.dim ? null : shape.dim.map((d) => (d.size === undefined || Number(d.size) < 0 ? null : Number(d.size))),
+  };
+}
+
+/**
+ * A graph model converted without a `signature` block: TF.js (tfjs-converter's OperationMapper)
+ * then feeds its Placeholder nodes and returns every node no other node consumes. The same is read
+ * here, named as converter signatures name tensors (`node:0`).
+ */
+function graphSignature(json: ModelJson): ModelSignature {
+  const topology = json.modelTopology as { node?: unknown } | null;
+  const nodes = Array.isArray(topology?.node) ? (topology.node as GraphNode[]) : [];
+  const consumed = new Set(nodes.flatMap((node) => (node.input ?? []).map((input) => input.replace(/^\^/, '').split(':')[0])));
+  const inputs = nodes.filter((node) => node.op?.startsWith('Placeholder'));
+  const outputs = nodes.filter((node) => node.name !== undefined && !consumed.has(node.name) && !node.op?.startsWith('Placeholder') && node.op !== 'Const' && node.op !== 'NoOp');
+  const spec = (node: GraphNode) => specOf(`${node.name ?? ''}:0`, node.attr?.dtype?.type ?? node.attr?.T?.type, node.attr?.shape?.shape);
+  return { inputs: inputs.map(spec), outputs: outputs.map(spec) };
+}
+
+function weightsBytes(manifest: ModelJson['weightsManifest']): number | null {
+  let total = 0;
+  for (const weight of (manifest ?? []).flatMap((group) => (Array.isArray(group.weights) ? group.weights : []))) {
+    const bytes = WEIGHT_BYTES[weight.quantization?.dtype ?? weight.dtype ?? 'float32'];
+    if (bytes === undefined || !Array.isArray(weight.shape)) return null; // string weights: size depends on contents
+    total += (weight.shape as unknown[]).reduce<number>((n, d) => n * Number(d), 1) * bytes;
+  }
+  return Number.isSafeInteger(total) ? total : null;
 }
 
 function notTfjs(reason: string): ServerError {

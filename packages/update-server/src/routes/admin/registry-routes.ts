@@ -1,12 +1,13 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { modelFormatSchema } from '@edgeloop/protocol';
 import { requireScope, type AuthEnv } from '../../auth/authorize.js';
+import { grants } from '../../auth/scopes.js';
 import { ServerError } from '../../errors.js';
 import { describeVersions } from '../../registry/describe.js';
 import type { UploadInput } from '../../registry/publish.js';
 import type { Registry } from '../../registry/registry.js';
 import { unknownApp } from '../../registry/registry.js';
-import { fileRoleSchema, idempotencyKeySchema } from '../../registry/upload-options.js';
+import { fileRoleSchema, idempotencyKeySchema, parseFileRole } from '../../registry/upload-options.js';
 import type { Database } from '../../db/database.js';
 import { appParams, errorResponses, json, modelParams, nameSchema, recordSchema, security, versionParams } from './common.js';
 
@@ -37,7 +38,7 @@ const addFile = createRoute({
   security,
   middleware: [requireScope('publish')] as const,
   request: {
-    params: versionParams.extend({ variant: nameSchema.openapi({ param: { name: 'variant', in: 'path' } }), role: z.enum(fileRoleSchema.options).openapi({ param: { name: 'role', in: 'path' } }) }),
+    params: versionParams.extend({ variant: nameSchema.openapi({ param: { name: 'variant', in: 'path' } }), role: z.string().max(64).openapi({ param: { name: 'role', in: 'path' }, description: `one of ${fileRoleSchema.options.join(', ')}`, example: 'weights' }) }),
     query: uploadQuery.omit({ channel: true }),
     headers: uploadHeaders,
     body: rawBody,
@@ -118,7 +119,16 @@ export function registryRoutes(api: OpenAPIHono<AuthEnv>, deps: { registry: Regi
   };
 
   api.openapi(publishVersion, async (c) => {
-    const result = await receive(c.req.raw, c.req.valid('param'), c.req.valid('query'), {
+    const query = c.req.valid('query');
+    const token = c.get('token');
+    // Pointing a channel at the new version is a rollout action: it needs that scope too.
+    if (query.channel !== undefined && !grants(token.scopes, 'rollout')) {
+      throw new ServerError(
+        'forbidden',
+        `token ${token.id} has scopes [${token.scopes.join(', ')}]; publishing with ?channel= moves channel "${query.channel}", which needs "rollout". Publish without ?channel= and move the channel with a rollout, or use a token with the "rollout" scope`,
+      );
+    }
+    const result = await receive(c.req.raw, c.req.valid('param'), query, {
       idempotencyKey: c.req.valid('header')['idempotency-key'],
       publisher: c.get('token').id,
       requestId: c.get('requestId'),
@@ -129,7 +139,8 @@ export function registryRoutes(api: OpenAPIHono<AuthEnv>, deps: { registry: Regi
   });
 
   api.openapi(addFile, async (c) => {
-    const result = await receive(c.req.raw, c.req.valid('param'), c.req.valid('query'), {
+    const params = c.req.valid('param');
+    const result = await receive(c.req.raw, { ...params, role: parseFileRole(params.role) }, c.req.valid('query'), {
       idempotencyKey: c.req.valid('header')['idempotency-key'],
       publisher: c.get('token').id,
       requestId: c.get('requestId'),
