@@ -28,7 +28,7 @@ export interface TestServer extends EdgeloopApp {
 }
 
 /** An app over an in-memory PGlite and a temporary artifacts directory. */
-export async function createTestServer(options: Pick<AppOptions, 'maxUploadBytes' | 'manifestTtlMs' | 'now' | 'telemetry' | 'minReports'> = {}): Promise<TestServer> {
+export async function createTestServer(options: Pick<AppOptions, 'maxUploadBytes' | 'manifestTtlMs' | 'now' | 'telemetry' | 'host' | 'jobs'> = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'edgeloop-server-'));
   const artifactsDir = join(dir, 'artifacts');
   const db = await openPglite();

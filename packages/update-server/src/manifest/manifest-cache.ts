@@ -1,4 +1,5 @@
 import { MANIFEST_SCHEMA_VERSION, type Manifest } from '@edgeloop/protocol';
+import { parseTelemetryConfig, TelemetryError, type TelemetryConfig } from '@edgeloop/telemetry';
 import { ServerError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import type { ManifestSigner } from './signing-key.js';
@@ -17,6 +18,11 @@ export interface ManifestCacheOptions {
   /** How long a signed manifest stays valid. Default 24 h; it is re-issued after half of it. */
   ttlMs?: number;
   now?: () => number;
+  /**
+   * The app's current telemetry config, signed into the manifest; `issued` when asking for it just
+   * issued it (the app's first manifest), which bumped the manifest version.
+   */
+  telemetryConfig?: (app: string) => Promise<{ config: TelemetryConfig; issued: boolean }>;
 }
 
 const keyOf = (app: string, channel: string) => `${app}\n${channel}`;
@@ -36,6 +42,7 @@ export class ManifestCache {
   readonly #signer: ManifestSigner;
   readonly #ttlMs: number;
   readonly #now: () => number;
+  readonly #telemetryConfig: ManifestCacheOptions['telemetryConfig'];
   readonly #cache = new Map<string, Promise<CachedManifest>>();
   /** The same manifests once built, for a synchronous read on the poll path. */
   readonly #ready = new Map<string, CachedManifest>();
@@ -48,6 +55,7 @@ export class ManifestCache {
     this.#signer = options.signer;
     this.#ttlMs = options.ttlMs ?? DEFAULT_MANIFEST_TTL_MS;
     this.#now = options.now ?? Date.now;
+    this.#telemetryConfig = options.telemetryConfig;
   }
 
   get signer(): ManifestSigner {
@@ -113,7 +121,10 @@ export class ManifestCache {
   }
 
   async #build(app: string, channel: string): Promise<CachedManifest> {
-    const state = await this.#registry.manifestState(app);
+    let state = await this.#registry.manifestState(app);
+    const telemetry = this.#telemetryConfig ? await this.#telemetryConfig(app) : undefined;
+    // Issuing the app's first config bumped the manifest: sign under the version that includes it.
+    if (telemetry?.issued) state = await this.#registry.manifestState(app);
     // Each model's release on this channel, with variants, rules and rollout (registry/manifest-models.ts).
     const models = await this.#registry.manifestModels(app, channel);
     // Channels are made by operators; a made-up name must not grow this cache.
@@ -128,8 +139,18 @@ export class ManifestCache {
       ...(channel !== 'stable' && { channel }),
       expires: new Date(state.issuedAt.getTime() + this.#ttlMs).toISOString(),
       models,
+      ...(telemetry !== undefined && { telemetry: checkedConfig(telemetry.config) }),
     };
     const envelope = this.#signer.signManifest(manifest);
     return { manifest, issuedAtMs: state.issuedAt.getTime(), body: JSON.stringify(envelope), etag: `"m${state.version}-${envelope.signatures[0]!.sig.slice(0, 16)}"` };
+  }
+}
+
+/** The config as the manifest carries it, validated before it is signed: a bad one is a server bug, never signed. */
+function checkedConfig(config: TelemetryConfig): Record<string, unknown> {
+  try {
+    return { ...parseTelemetryConfig(config) };
+  } catch (error) {
+    throw new ServerError('internal', `refusing to sign an invalid telemetry config: ${TelemetryError.fromUnknown(error).message}`);
   }
 }
