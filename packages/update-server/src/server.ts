@@ -55,10 +55,10 @@ export interface RunningServer extends EdgeloopApp {
 /** Opens the data directory and serves the update server on Node until `close()`. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.log ?? ((message: string) => console.log(message));
-  const dataDir = resolve(options.dataDir);
-  await mkdir(dataDir, { recursive: true });
   // Settings that cannot work (e.g. a demo floor on a public host) fail before anything is opened.
   new ReportFloor({ ...options.telemetry, host: options.host ?? '127.0.0.1' });
+  const dataDir = resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true });
   const db = options.databaseUrl ? await openPostgres(options.databaseUrl, { log }) : await openPglite(join(dataDir, 'db'));
   const blobs = fsBlobStore(join(dataDir, 'artifacts'));
   const { signer, created } = await loadSigningKey({
