@@ -114,7 +114,7 @@ export function createApp(options: AppOptions): EdgeloopApp {
     signer,
     ...(options.manifestTtlMs !== undefined && { ttlMs: options.manifestTtlMs }),
     now,
-    telemetryConfig: (app) => configs.ensure(app),
+    telemetryConfig: async (app) => (await configs.ensure(app)).config,
   });
   const rollouts = new RolloutService({ db: options.db, onChange: changed });
   const tokens = new TokenStore(options.db);

@@ -18,11 +18,8 @@ export interface ManifestCacheOptions {
   /** How long a signed manifest stays valid. Default 24 h; it is re-issued after half of it. */
   ttlMs?: number;
   now?: () => number;
-  /**
-   * The app's current telemetry config, signed into the manifest; `issued` when asking for it just
-   * issued it (the app's first manifest), which bumped the manifest version.
-   */
-  telemetryConfig?: (app: string) => Promise<{ config: TelemetryConfig; issued: boolean }>;
+  /** The app's current telemetry config, signed into the manifest; issued first if the app has none (which bumps the manifest). */
+  telemetryConfig?: (app: string) => Promise<TelemetryConfig>;
 }
 
 const keyOf = (app: string, channel: string) => `${app}\n${channel}`;
@@ -121,12 +118,18 @@ export class ManifestCache {
   }
 
   async #build(app: string, channel: string): Promise<CachedManifest> {
-    let state = await this.#registry.manifestState(app);
-    const telemetry = this.#telemetryConfig ? await this.#telemetryConfig(app) : undefined;
-    // Issuing the app's first config bumped the manifest: sign under the version that includes it.
-    if (telemetry?.issued) state = await this.#registry.manifestState(app);
+    let state = await this.#registry.manifestState(app); // 404 for an unknown app
+    if (this.#telemetryConfig) {
+      // An app's first manifest issues its first telemetry config, which bumps the version (maybe in
+      // a concurrent build): read the version again after it, so the config is never signed under
+      // a version that does not include it.
+      await this.#telemetryConfig(app);
+      state = await this.#registry.manifestState(app);
+    }
     // Each model's release on this channel, with variants, rules and rollout (registry/manifest-models.ts).
     const models = await this.#registry.manifestModels(app, channel);
+    // Like the models, read after the version: a config issued meanwhile bumps it again and rebuilds.
+    const telemetry = this.#telemetryConfig ? await this.#telemetryConfig(app) : undefined;
     // Channels are made by operators; a made-up name must not grow this cache.
     if (channel !== 'stable' && Object.keys(models).length === 0) {
       throw new ServerError('not_found', `app "${app}" has no channel "${channel}" with models; devices use "stable" unless told otherwise`);
@@ -139,7 +142,7 @@ export class ManifestCache {
       ...(channel !== 'stable' && { channel }),
       expires: new Date(state.issuedAt.getTime() + this.#ttlMs).toISOString(),
       models,
-      ...(telemetry !== undefined && { telemetry: checkedConfig(telemetry.config) }),
+      ...(telemetry !== undefined && { telemetry: checkedConfig(telemetry) }),
     };
     const envelope = this.#signer.signManifest(manifest);
     return { manifest, issuedAtMs: state.issuedAt.getTime(), body: JSON.stringify(envelope), etag: `"m${state.version}-${envelope.signatures[0]!.sig.slice(0, 16)}"` };
