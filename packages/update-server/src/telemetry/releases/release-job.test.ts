@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { seededRng, type TelemetryConfig } from '@edgeloop/telemetry';
 import { createTestServer, readJson, sileroV5, type TestServer } from '../../test-support.js';
 import { deviceReport, lastPeriod, manifestConfig, type DeviceUse } from '../../testing/telemetry-devices.js';
-import { TELEMETRY_JOBS } from '../telemetry-jobs.js';
+import { reportIdRetentionMs, TELEMETRY_JOBS } from '../telemetry-jobs.js';
 import type { ReleaseRun } from './release-job.js';
 
 const HOUR = 3_600_000;
@@ -98,5 +98,24 @@ describe('releases', () => {
     await release();
     await expect(server.db.query('update telemetry_releases set reports = 1')).rejects.toThrow(/append-only/);
     await expect(server.db.query('delete from telemetry_releases')).rejects.toThrow(/append-only/);
+  });
+});
+
+describe('replay protection', () => {
+  it('remembers report ids at least 4 days, longer than a report can be admitted, then forgets them', async () => {
+    const DAY = 24 * HOUR;
+    expect(reportIdRetentionMs(DAY)).toBeGreaterThanOrEqual(4 * DAY);
+    // A report of period p is admitted from one period before p starts (a device clock ahead) until
+    // max(48 h, 2 periods) + 1 period after: ids must outlive that whole span.
+    for (const periodMs of [HOUR, DAY, 7 * DAY]) expect(reportIdRetentionMs(periodMs)).toBeGreaterThan(Math.max(48 * HOUR, 2 * periodMs) + 2 * periodMs);
+    await send(3);
+    const ids = async () => Number((await server.db.query<{ n: number }>('select count(*) as n from telemetry_reports'))[0]!.n);
+    const sent = clock;
+    clock = sent + reportIdRetentionMs(config.periodMs) - MINUTE;
+    await server.jobs.run(TELEMETRY_JOBS.prune);
+    expect(await ids()).toBe(3);
+    clock = sent + reportIdRetentionMs(config.periodMs) + MINUTE;
+    await server.jobs.run(TELEMETRY_JOBS.prune);
+    expect(await ids()).toBe(0);
   });
 });
