@@ -19,8 +19,9 @@ export const TELEMETRY_JOBS = {
 
 /**
  * How long report ids are remembered for replay protection: at least 4 days, and longer than a
- * report of the longest period can be admitted (admitReport refuses periods that started more than
- * max(48 h, 2 periods) + 1 period ago), so a replay is refused for its age before its id is forgotten.
+ * report of the configured period can be admitted — from one period before it starts (a device
+ * clock ahead) until max(48 h, 2 periods) + 1 period after — so a replay is refused for its age
+ * before its id is forgotten.
  */
 export function reportIdRetentionMs(periodMs: number): number {
   return Math.max(4 * DAY, Math.max(MAX_REPORT_AGE_MS, 2 * periodMs) + 2 * periodMs + HOUR);
