@@ -17,8 +17,9 @@ export interface TestUpdateServer {
 /** A real update server on a free loopback port over a fresh data directory, seeded like `npm start`. */
 export async function startTestServer(): Promise<TestUpdateServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'edgeloop-e2e-'));
-  // One browser is one device: the tests read their own single report, so the floor is one report.
-  const server = await startServer({ dataDir, port: 0, log: () => {}, issueAdminTokenFor: 'demo', minReports: 1 });
+  // One browser is one device: the tests read their own single report, so the floor is one report
+  // (a demo setting, allowed on loopback only).
+  const server = await startServer({ dataDir, port: 0, log: () => {}, issueAdminTokenFor: 'demo', telemetry: { minReports: 1, demo: true } });
   let running = true;
   async function stop() {
     if (!running) return;

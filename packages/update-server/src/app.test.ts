@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pinKeys, verifyManifestEnvelope, type Manifest } from '@edgeloop/protocol';
-import { LatencyHistogram, type TelemetryReport } from '@edgeloop/telemetry';
 import { createTestServer, readJson, sileroV5, sileroV6, type TestServer } from './test-support.js';
+import { deviceReport, lastPeriod, manifestConfig } from './testing/telemetry-devices.js';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 let server: TestServer;
@@ -15,8 +15,7 @@ const admin = (path: string) => server.app.request(path, { headers: server.auth(
 
 describe('update server', () => {
   beforeAll(async () => {
-    // A floor of two reports, so one test sees an aggregate hidden, then shown.
-    server = await createTestServer({ maxUploadBytes: 4 * 1024 * 1024, minReports: 2 });
+    server = await createTestServer({ maxUploadBytes: 4 * 1024 * 1024 });
   });
   afterAll(async () => {
     await server.dispose();
@@ -181,55 +180,38 @@ describe('update server', () => {
   });
 
   describe('telemetry', () => {
-    function report(overrides: Partial<TelemetryReport> = {}): TelemetryReport {
-      const latency = new LatencyHistogram();
-      for (const ms of [0.5, 0.6, 0.7, 2.5]) latency.record(ms);
-      return {
-        schema: 1,
-        reportId: crypto.randomUUID(),
-        app: 'demo',
-        sentAt: new Date().toISOString(),
-        models: [{ model: 'vad', version: '5.0.0', backend: 'wasm', inferences: 4, errors: 0, latencyMs: latency.toJSON() }],
-        ...overrides,
-      };
-    }
     const post = (body: unknown, app = 'demo') =>
       server.app.request(`/v1/apps/${app}/telemetry`, {
         method: 'POST',
         body: typeof body === 'string' ? body : JSON.stringify(body),
         headers: { 'Content-Type': 'application/json' },
       });
+    const report = async () => {
+      const config = manifestConfig(await readJson(await server.app.request('/v1/apps/demo/manifest')));
+      return deviceReport({ config, period: lastPeriod(config, Date.now()), uses: [{ model: 'vad', version: '5.0.0' }] });
+    };
 
-    it('stores reports once and summarises counts and latency per version and backend', async () => {
-      const first = report();
+    it('signs the telemetry config devices report under into the manifest, and takes a report made under it once', async () => {
+      const first = await report();
+      expect(first.config).toMatch(/^tc_[0-9a-f]{16}$/);
       expect((await post(first)).status).toBe(202);
       const replay = await post(first);
       expect(replay.status).toBe(202);
       expect(await readJson(replay)).toEqual({ accepted: false });
-      // One report is below the floor: the entry says so, and shows no number at all.
-      const hidden = await readJson(await admin('/v1/admin/apps/demo/telemetry/summary'));
-      expect(hidden.models).toEqual([{ model: 'vad', version: '5.0.0', backend: 'wasm', shown: false, minReports: 2 }]);
-      expect((await post(report())).status).toBe(202);
+      // One report is far below the floor: the summary says so, and shows no number at all.
       const summary = await readJson(await admin('/v1/admin/apps/demo/telemetry/summary'));
-      expect(summary.models).toHaveLength(1);
-      expect(summary.models[0]).toMatchObject({ model: 'vad', version: '5.0.0', backend: 'wasm', shown: true, reports: 2, inferences: 8, errors: 0 });
-      expect(summary.models[0].latencyMs.p50).toBeCloseTo(0.6, 1);
-      expect(summary.models[0].latencyMs.max).toBe(2.5);
+      expect(summary).toEqual({ app: 'demo', minReports: 20, models: [], notice: 'fewer than 20 reports were released for any model version; nothing is shown below 20' });
     });
 
-    it('rejects malformed reports with 400 naming the field, and changes no aggregate', async () => {
-      const before = await readJson(await admin('/v1/admin/apps/demo/telemetry/summary'));
-      const bad = await post({ ...report(), models: [{ ...report().models[0], inferences: -1 }] });
+    it('rejects malformed reports with 400 naming the field', async () => {
+      const good = await report();
+      const bad = await post({ ...good, models: [{ ...good.models[0], health: { ...good.models[0]!.health, errored: 2 } }] });
       expect(bad.status).toBe(400);
-      expect((await readJson(bad)).error.message).toMatch(/models\.0\.inferences/);
-      const mismatch = await post({ ...report(), models: [{ ...report().models[0], inferences: 99 }] });
-      expect(mismatch.status).toBe(400);
-      expect((await readJson(mismatch)).error.message).toMatch(/holds 4 observations but inferences is 99/);
+      expect((await readJson(bad)).error.message).toMatch(/models\.0\.health\.errored/);
       expect((await post('{not json')).status).toBe(400);
-      expect((await post(report({ app: 'other' }))).status).toBe(400);
-      expect((await post(report({ app: 'nope' }), 'nope')).status).toBe(404);
+      expect((await post({ ...good, app: 'other' })).status).toBe(400);
+      expect((await post({ ...good, app: 'nope' }, 'nope')).status).toBe(404);
       expect((await post('x'.repeat(70 * 1024))).status).toBe(413);
-      expect(await readJson(await admin('/v1/admin/apps/demo/telemetry/summary'))).toEqual(before);
     });
   });
 });

@@ -1,23 +1,39 @@
 import { Hono } from 'hono';
-import { DEFAULT_MIN_REPORTS } from '@edgeloop/telemetry';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { TokenStore } from './auth/tokens.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import { RESYNC, type Database } from './db/database.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
+import { Jobs, type Timers } from './jobs/jobs.js';
 import { keysRoute } from './manifest/keys-route.js';
 import { manifestHandler } from './manifest/manifest-route.js';
 import { ManifestCache } from './manifest/manifest-cache.js';
 import { ephemeralSigner, type ManifestSigner } from './manifest/signing-key.js';
+import { ProfileStore } from './profiles/profile-store.js';
 import { CHANGES_CHANNEL } from './registry/changes.js';
 import { Registry } from './registry/registry.js';
 import { RolloutService } from './rollouts/rollout-service.js';
 import { adminApi } from './routes/admin/index.js';
 import { deviceRoutes } from './routes/device.js';
+import { AdmissionViews } from './telemetry/admission-view.js';
+import { settingsFromOptions, type TelemetryConfigOptions } from './telemetry/config/config-options.js';
+import { TelemetryConfigStore } from './telemetry/config/config-store.js';
 import { TelemetryIngest, type TelemetryIngestOptions } from './telemetry/ingest.js';
-import { ProfileStore } from './telemetry/profile-store.js';
-import { TelemetryStore } from './telemetry/telemetry-store.js';
+import { ReportFloor } from './telemetry/report-floor.js';
+import { telemetryJobs } from './telemetry/telemetry-jobs.js';
+import { TelemetryViews } from './telemetry/views/views.js';
+import { WindowStore } from './telemetry/window-store.js';
+
+/** Telemetry settings: the ingest's HTTP edge, the signed config's parameters, and the floor. */
+export interface TelemetryOptions extends TelemetryIngestOptions {
+  /** Parameters of the signed telemetry config (period, ε, counters); the rest is the default. */
+  config?: TelemetryConfigOptions;
+  /** Reports a release and every view entry need. Default 20; lower only with `demo` on a loopback `host`. */
+  minReports?: number;
+  /** A local demo: allows `minReports` below 20 on a loopback host; every telemetry answer then says `demo: true`. */
+  demo?: boolean;
+}
 
 export interface AppOptions {
   db: Database;
@@ -36,16 +52,14 @@ export interface AppOptions {
   appSigners?: Record<string, ManifestSigner>;
   /** Lifetime of a signed manifest; default 24 h. */
   manifestTtlMs?: number;
-  /** Clock for manifest expiry, in ms since the epoch (tests). */
+  /** The server clock, ms since the epoch: manifests, admission, arrival hours, releases, jobs (tests pass a fake one). */
   now?: () => number;
   log?: (message: string, error?: unknown) => void;
-  /** Telemetry ingest: body size, accepted `sentAt` window, rate limit, overload bounds, batching. */
-  telemetry?: TelemetryIngestOptions;
-  /**
-   * Reports a telemetry aggregate needs before any of its numbers is shown, in every admin view.
-   * Default 20; lower it only for tests and demos with a handful of devices.
-   */
-  minReports?: number;
+  /** The host the app is served on (`startServer` passes its own): a demo floor needs a loopback one. */
+  host?: string;
+  telemetry?: TelemetryOptions;
+  /** Background jobs: how often due rollout steps are advanced (default 15 s), and the timers (tests). */
+  jobs?: { rolloutTickMs?: number; timers?: Timers };
 }
 
 export interface EdgeloopApp {
@@ -54,15 +68,22 @@ export interface EdgeloopApp {
   registry: Registry;
   rollouts: RolloutService;
   tokens: TokenStore;
-  telemetry: TelemetryStore;
-  /** Reference profiles per model version (published to devices, used by drift analysis). */
+  /** Reference profiles (signed into the manifest by hash). */
   profiles: ProfileStore;
-  /** Telemetry ingest (rate limiter, batcher); `close()` drains it. */
+  /** The signed telemetry configs of each app. */
+  configs: TelemetryConfigStore;
+  /** Telemetry ingest (limits, admission, batcher); `close()` drains it. */
   ingest: TelemetryIngest;
+  /** Telemetry views, computed from releases only. */
+  views: TelemetryViews;
+  /** The minimum-reports floor. */
+  floor: ReportFloor;
+  /** Background jobs (rollout steps, telemetry releases, pruning, latency ranges): `start()` them when serving; `startServer` does. */
+  jobs: Jobs;
   manifests: ManifestCache;
-  /** Resolves once this instance listens for changes made by other instances. */
+  /** Resolves once this instance listens for changes made by other instances and has reconciled its telemetry config. */
   ready: Promise<void>;
-  /** Stops listening for changes (the database stays open: it belongs to the caller). */
+  /** Stops the jobs, drains ingest, stops listening for changes (the database stays open: it belongs to the caller). */
   close(): Promise<void>;
 }
 
@@ -72,30 +93,48 @@ export interface EdgeloopApp {
  */
 export function createApp(options: AppOptions): EdgeloopApp {
   const log = options.log ?? ((message: string, error?: unknown) => console.error(message, error ?? ''));
+  const now = options.now ?? Date.now;
+  const { config: configOptions, minReports, demo, ...ingestOptions } = options.telemetry ?? {};
+  const floor = new ReportFloor({
+    ...(minReports !== undefined && { minReports }),
+    ...(demo !== undefined && { demo }),
+    ...(options.host !== undefined && { host: options.host }),
+  });
   let manifests: ManifestCache | undefined;
+  let admission: AdmissionViews | undefined;
   // Rebuild at once rather than on the next poll, so polls are answered from memory.
   const changed = (app: string) => {
+    admission?.invalidate(app);
     manifests?.invalidate(app);
     manifests?.get(app).catch((error: unknown) => log(`rebuilding the manifest of ${app} failed`, error));
   };
   const registry = new Registry({ db: options.db, blobs: options.blobs, maxUploadBytes: options.maxUploadBytes ?? 512 * 1024 * 1024, onChange: changed });
+  const configs = new TelemetryConfigStore({ db: options.db, settings: settingsFromOptions(configOptions), now, onChange: changed });
+  const profiles = new ProfileStore({ db: options.db, blobs: options.blobs, onChange: changed });
   const signer = options.signer ?? ephemeralSigner();
   manifests = new ManifestCache(registry, {
     signer,
     ...(options.appSigners !== undefined && { appSigners: options.appSigners }),
     ...(options.manifestTtlMs !== undefined && { ttlMs: options.manifestTtlMs }),
-    ...(options.now !== undefined && { now: options.now }),
+    now,
+    telemetryConfig: async (app) => (await configs.ensure(app)).config,
   });
   const rollouts = new RolloutService({ db: options.db, onChange: changed });
   const tokens = new TokenStore(options.db);
-  const telemetry = new TelemetryStore(options.db);
-  const profiles = new ProfileStore(options.db, { ...(options.now !== undefined && { now: options.now }) });
-  const ingest = new TelemetryIngest({ store: telemetry, profiles }, { log, ...(options.now !== undefined && { now: options.now }), ...options.telemetry });
+  admission = new AdmissionViews({ db: options.db, configs });
+  const windows = new WindowStore(options.db, { now });
+  const ingest = new TelemetryIngest({ windows, views: admission }, { log, now, ...ingestOptions });
+  const views = new TelemetryViews({ db: options.db, minReports: floor.minReports });
+  const jobs = new Jobs({ now, log, ...(options.jobs?.timers !== undefined && { timers: options.jobs.timers }) });
+  jobs.add({ name: 'rollouts.advance', everyMs: options.jobs?.rolloutTickMs ?? 15_000, run: (at) => rollouts.tick(at) });
+  for (const job of telemetryJobs({ db: options.db, configs, windows, floor })) jobs.add(job);
   // Changes committed by any instance (this one too) arrive here after commit: LISTEN/NOTIFY.
   const listening = options.db.listen(CHANGES_CHANNEL, (app) => {
-    // After a lost connection any app may have changed: rebuild every manifest on its next poll.
-    if (app === RESYNC) manifests?.invalidateAll();
-    else changed(app);
+    // After a lost connection any app may have changed: rebuild everything cached on next use.
+    if (app === RESYNC) {
+      manifests?.invalidateAll();
+      admission?.invalidateAll();
+    } else changed(app);
   });
 
   const app = new Hono();
@@ -140,23 +179,31 @@ export function createApp(options: AppOptions): EdgeloopApp {
   app.use('/v1/keys', cors({ origin: options.corsOrigins ?? '*' }));
   app.use('/v1/apps/:app/keys', cors({ origin: options.corsOrigins ?? '*' }));
   app.route('/v1', keysRoute({ default: signer, forApp: (name) => manifests.signerFor(name) }));
-  app.route('/v1', deviceRoutes({ blobs: options.blobs, profiles }));
+  app.route('/v1', deviceRoutes({ blobs: options.blobs }));
   app.route(
     '/v1/admin',
-    adminApi({ db: options.db, blobs: options.blobs, registry, rollouts, tokens, telemetry, profiles, gcGraceMs: options.gcGraceMs ?? 60 * 60 * 1000, minReports: options.minReports ?? DEFAULT_MIN_REPORTS }),
+    adminApi({ db: options.db, blobs: options.blobs, registry, rollouts, tokens, profiles, views, configs, floor, gcGraceMs: options.gcGraceMs ?? 60 * 60 * 1000, now }),
   );
-  const ready = listening.then(() => undefined);
+  const ready = listening.then(async () => {
+    await profiles.backfillBlobs();
+    // Options changed since the last start (period, ε, counters): issue the new config for every app.
+    for (const { name } of await registry.listApps()) await configs.reconcile(name);
+  });
   return {
     app,
     registry,
     rollouts,
     tokens,
-    telemetry,
     profiles,
+    configs,
     ingest,
+    views,
+    floor,
+    jobs,
     manifests,
     ready,
     async close() {
+      await jobs.stop();
       await ingest.drain();
       await (await listening)();
     },

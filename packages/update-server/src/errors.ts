@@ -8,6 +8,7 @@ export type ServerErrorCode =
   | 'invalid_model'
   | 'not_found'
   | 'conflict'
+  | 'gone'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'internal';
@@ -19,6 +20,7 @@ const STATUS: Record<ServerErrorCode, ContentfulStatusCode> = {
   invalid_model: 400,
   not_found: 404,
   conflict: 409,
+  gone: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,
   internal: 500,

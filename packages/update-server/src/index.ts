@@ -1,4 +1,4 @@
-export { createApp, type AppOptions, type EdgeloopApp } from './app.js';
+export { createApp, type AppOptions, type EdgeloopApp, type TelemetryOptions } from './app.js';
 export { startServer, type RunningServer, type ServerOptions } from './server.js';
 export { ServerError, type ErrorBody, type ServerErrorCode } from './errors.js';
 export type { BlobStore, StagedBlob } from './blobs/blob-store.js';
@@ -7,7 +7,13 @@ export type { Database, Sql } from './db/database.js';
 export { openPglite } from './db/pglite.js';
 export { Registry, type ModelVersionRecord, type PublishInput } from './registry/registry.js';
 export { inspectOnnx, type OnnxInfo } from './registry/onnx.js';
-export { TelemetryStore, type VersionSummary } from './telemetry/telemetry-store.js';
+export { Jobs, type Job, type Timers } from './jobs/jobs.js';
+export type { TelemetryConfigOptions } from './telemetry/config/config-options.js';
+export { TelemetryConfigStore, type IssuedConfig } from './telemetry/config/config-store.js';
+export { ReportFloor } from './telemetry/report-floor.js';
+export { TELEMETRY_JOBS } from './telemetry/telemetry-jobs.js';
+export { TelemetryViews } from './telemetry/views/views.js';
+export type { HealthNumbers, Interval } from './telemetry/views/numbers.js';
 export { DEMO_SEED, seedIfEmpty } from './seed.js';
 export {
   ephemeralSigner,

@@ -2,12 +2,13 @@ import { serve, type ServerType } from '@hono/node-server';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { createApp, type EdgeloopApp } from './app.js';
+import { createApp, type EdgeloopApp, type TelemetryOptions } from './app.js';
 import { fsBlobStore } from './blobs/fs-blob-store.js';
 import { openPglite } from './db/pglite.js';
 import { openPostgres } from './db/postgres.js';
 import { bootstrapToken } from './auth/bootstrap.js';
 import { seedIfEmpty } from './seed.js';
+import { ReportFloor } from './telemetry/report-floor.js';
 import { loadAppSigningKeys, loadSigningKey } from './manifest/signing-key.js';
 
 export interface ServerOptions {
@@ -26,8 +27,11 @@ export interface ServerOptions {
   signingKeyPem?: string;
   /** Lifetime of a signed manifest; default 24 h. */
   manifestTtlMs?: number;
-  /** Reports a telemetry aggregate needs before its numbers are shown; default 20. */
-  minReports?: number;
+  /**
+   * Telemetry: ingest limits, the signed config's parameters (`config`), and the floor (`minReports`,
+   * default 20; below it only with `demo: true` on a loopback host).
+   */
+  telemetry?: TelemetryOptions;
   /** A PostgreSQL URL: shared state for several instances. Default: PGlite in `<dataDir>/db`. */
   databaseUrl?: string;
   /** Origins allowed to call the admin API from a browser. Default: none. */
@@ -51,6 +55,8 @@ export interface RunningServer extends EdgeloopApp {
 /** Opens the data directory and serves the update server on Node until `close()`. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.log ?? ((message: string) => console.log(message));
+  // Settings that cannot work (e.g. a demo floor on a public host) fail before anything is opened.
+  new ReportFloor({ ...options.telemetry, host: options.host ?? '127.0.0.1' });
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   const db = options.databaseUrl ? await openPostgres(options.databaseUrl, { log }) : await openPglite(join(dataDir, 'db'));
@@ -73,16 +79,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     signer,
     appSigners,
     ...(options.manifestTtlMs !== undefined && { manifestTtlMs: options.manifestTtlMs }),
-    ...(options.minReports !== undefined && { minReports: options.minReports }),
+    host: options.host ?? '127.0.0.1',
+    ...(options.telemetry !== undefined && { telemetry: options.telemetry }),
+    ...(options.rolloutTickMs !== undefined && { jobs: { rolloutTickMs: options.rolloutTickMs } }),
     log: (message, error) => log(`${message} ${error instanceof Error ? (error.stack ?? error.message) : String(error ?? '')}`),
   });
   await edgeloop.ready;
   if (options.seed ?? true) await seedIfEmpty(edgeloop.registry, log);
   const adminToken = options.issueAdminTokenFor ? (await bootstrapToken(db, { app: options.issueAdminTokenFor, name: 'startServer' })).token : undefined;
-  const tick = setInterval(() => {
-    edgeloop.rollouts.tick().catch((error: unknown) => log(`advancing rollouts failed: ${error instanceof Error ? error.message : String(error)}`));
-  }, options.rolloutTickMs ?? 15_000);
-  tick.unref();
+  if (edgeloop.floor.banner) log(`*** ${edgeloop.floor.banner} ***`);
+  edgeloop.jobs.start();
 
   const host = options.host ?? '127.0.0.1';
   const server = await new Promise<ServerType>((resolveServer, reject) => {
@@ -97,7 +103,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url,
     ...(adminToken !== undefined && { adminToken }),
     async close() {
-      clearInterval(tick);
       await new Promise<void>((resolveClose) => {
         server.close(() => resolveClose());
         // Keep-alive sockets would hold close() open; nothing of ours is mid-write at this point.

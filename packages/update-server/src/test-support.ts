@@ -28,12 +28,19 @@ export interface TestServer extends EdgeloopApp {
 }
 
 /** An app over an in-memory PGlite and a temporary artifacts directory. */
-export async function createTestServer(options: Pick<AppOptions, 'maxUploadBytes' | 'manifestTtlMs' | 'now' | 'telemetry' | 'minReports'> = {}): Promise<TestServer> {
+export async function createTestServer(options: Pick<AppOptions, 'maxUploadBytes' | 'manifestTtlMs' | 'now' | 'telemetry' | 'host' | 'jobs'> = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'edgeloop-server-'));
   const artifactsDir = join(dir, 'artifacts');
   const db = await openPglite();
-  const edgeloop = createApp({ db, blobs: fsBlobStore(artifactsDir), log: () => {}, ...options });
-  await edgeloop.ready;
+  let edgeloop: EdgeloopApp;
+  try {
+    edgeloop = createApp({ db, blobs: fsBlobStore(artifactsDir), log: () => {}, ...options });
+    await edgeloop.ready;
+  } catch (error) {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   const { token: adminToken } = await bootstrapToken(db, { app: 'demo' });
   return {
     ...edgeloop,

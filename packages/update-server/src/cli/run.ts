@@ -14,6 +14,7 @@ import { publishCommand, rolloutCommand, tokenCommand, type Io } from './command
 export const USAGE = `usage: edgeloop <command> [options]
 
   serve [--data-dir DIR] [--host HOST] [--port PORT] [--no-seed] [--database-url URL]
+        [--telemetry-demo --min-reports N]   a local demo: telemetry shown from N < 20 reports (loopback only)
   token bootstrap --app APP [--data-dir DIR | --database-url URL]   first admin token, straight in the database
   token create --app APP --scopes read,publish,rollout,admin [--name N] [--expires-in-days D]
   token list --app APP
@@ -37,6 +38,8 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   'no-seed': { type: 'boolean' },
+  'telemetry-demo': { type: 'boolean' },
+  'min-reports': { type: 'string' },
   server: { type: 'string' },
   token: { type: 'string' },
   app: { type: 'string' },
@@ -142,11 +145,15 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be an integer 0–65535, got "${portText}"`, EXIT.usage);
   const databaseUrl = (flags['database-url'] as string | undefined) ?? io.env.DATABASE_URL;
+  const minText = flags['min-reports'] as string | undefined;
+  const minReports = minText === undefined ? undefined : Number(minText);
+  if (minReports !== undefined && (!Number.isInteger(minReports) || minReports < 1)) throw new CliError(`--min-reports must be an integer ≥ 1, got "${minText}"`, EXIT.usage);
   const server = await startServer({
     dataDir: dataDirOf(flags, io),
     host: (flags.host as string | undefined) ?? io.env.HOST ?? '127.0.0.1',
     port,
     seed: flags['no-seed'] !== true,
+    telemetry: { ...(minReports !== undefined && { minReports }), ...(flags['telemetry-demo'] === true && { demo: true }) },
     ...(databaseUrl && { databaseUrl }),
     // A PKCS#8 PEM Ed25519 key from the environment overrides the one kept in the data directory.
     ...(io.env.EDGELOOP_SIGNING_KEY !== undefined && { signingKeyPem: io.env.EDGELOOP_SIGNING_KEY }),

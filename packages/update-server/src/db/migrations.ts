@@ -1,6 +1,7 @@
 import type { Database } from './database.js';
 import { registryMigration } from './migration-registry.js';
 import { telemetryMigration } from './migration-telemetry.js';
+import { releasesMigration } from './migration-releases.js';
 
 /** `statements` is for SQL that holds `;` inside (function bodies): given pre-split, run as listed. */
 export interface Migration {
@@ -75,6 +76,7 @@ export const migrations: ReadonlyArray<Migration> = [
   },
   registryMigration,
   telemetryMigration,
+  releasesMigration,
 ];
 
 export async function migrate(database: Database): Promise<void> {

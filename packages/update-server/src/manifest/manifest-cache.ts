@@ -1,4 +1,5 @@
 import { MANIFEST_SCHEMA_VERSION, ProtocolError, parseManifest, type Manifest } from '@edgeloop/protocol';
+import { parseTelemetryConfig, TelemetryError, type TelemetryConfig } from '@edgeloop/telemetry';
 import { ServerError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import type { ManifestSigner } from './signing-key.js';
@@ -20,6 +21,8 @@ export interface ManifestCacheOptions {
   /** How long a signed manifest stays valid. Default 24 h; it is re-issued after half of it. */
   ttlMs?: number;
   now?: () => number;
+  /** The app's current telemetry config, signed into the manifest; issued first if the app has none (which bumps the manifest). */
+  telemetryConfig?: (app: string) => Promise<TelemetryConfig>;
 }
 
 const keyOf = (app: string, channel: string) => `${app}\n${channel}`;
@@ -40,6 +43,7 @@ export class ManifestCache {
   readonly #appSigners: Readonly<Record<string, ManifestSigner>>;
   readonly #ttlMs: number;
   readonly #now: () => number;
+  readonly #telemetryConfig: ManifestCacheOptions['telemetryConfig'];
   readonly #cache = new Map<string, Promise<CachedManifest>>();
   /** The same manifests once built, for a synchronous read on the poll path. */
   readonly #ready = new Map<string, CachedManifest>();
@@ -53,6 +57,7 @@ export class ManifestCache {
     this.#appSigners = options.appSigners ?? {};
     this.#ttlMs = options.ttlMs ?? DEFAULT_MANIFEST_TTL_MS;
     this.#now = options.now ?? Date.now;
+    this.#telemetryConfig = options.telemetryConfig;
   }
 
   /** The server's signer (apps without a key of their own). */
@@ -124,9 +129,18 @@ export class ManifestCache {
   }
 
   async #build(app: string, channel: string): Promise<CachedManifest> {
-    const state = await this.#registry.manifestState(app);
+    let state = await this.#registry.manifestState(app); // 404 for an unknown app
+    if (this.#telemetryConfig) {
+      // An app's first manifest issues its first telemetry config, which bumps the version (maybe in
+      // a concurrent build): read the version again after it, so the config is never signed under
+      // a version that does not include it.
+      await this.#telemetryConfig(app);
+      state = await this.#registry.manifestState(app);
+    }
     // Each model's release on this channel, with variants, rules and rollout (registry/manifest-models.ts).
     const models = await this.#registry.manifestModels(app, channel);
+    // Like the models, read after the version: a config issued meanwhile bumps it again and rebuilds.
+    const telemetry = this.#telemetryConfig ? await this.#telemetryConfig(app) : undefined;
     // Channels are made by operators; a made-up name must not grow this cache.
     if (channel !== 'stable' && Object.keys(models).length === 0) {
       throw new ServerError('not_found', `app "${app}" has no channel "${channel}" with models; devices use "stable" unless told otherwise`);
@@ -139,6 +153,7 @@ export class ManifestCache {
       ...(channel !== 'stable' && { channel }),
       expires: new Date(state.issuedAt.getTime() + this.#ttlMs).toISOString(),
       models,
+      ...(telemetry !== undefined && { telemetry: checkedConfig(telemetry) }),
     });
     const envelope = this.signerFor(app).signManifest(manifest);
     return { manifest, issuedAtMs: state.issuedAt.getTime(), body: JSON.stringify(envelope), etag: `"m${state.version}-${envelope.signatures[0]!.sig.slice(0, 16)}"` };
@@ -156,5 +171,14 @@ function checked(app: string, channel: string, manifest: Manifest): Manifest {
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
     throw new ServerError('internal', `the manifest of app "${app}" (channel "${channel}") was not signed: devices would refuse it (${error.message})`, error.details);
+  }
+}
+
+/** The config as the manifest carries it, validated before it is signed: a bad one is a server bug, never signed. */
+function checkedConfig(config: TelemetryConfig): Record<string, unknown> {
+  try {
+    return { ...parseTelemetryConfig(config) };
+  } catch (error) {
+    throw new ServerError('internal', `refusing to sign an invalid telemetry config: ${TelemetryError.fromUnknown(error).message}`);
   }
 }

@@ -1,5 +1,6 @@
 import { deviceRoutes, type Condition, type ManifestFile, type ModelRelease, type ReleaseVariant, type VariantRule } from '@edgeloop/protocol';
 import type { Sql } from '../db/database.js';
+import { profileRef, resolveProfiles, versionKey, type ResolvedProfile } from '../profiles/profile-store.js';
 import { describeVersion, type VariantFile, type VariantRecord } from './describe.js';
 import { fileRoleSchema } from './upload-options.js';
 
@@ -15,6 +16,7 @@ interface RolloutRow {
   to_version: string;
   salt: string;
   percentage: number;
+  step_index: number;
   audience: Condition[] | null;
 }
 
@@ -44,7 +46,7 @@ function releaseIdOf(model: string, version: string, variant: VariantRecord): st
   return `${model}@${version}${name}#${main.sha256.slice(0, 16)}`;
 }
 
-async function releaseOf(sql: Sql, app: string, model: string, version: string) {
+async function releaseOf(sql: Sql, app: string, model: string, version: string, profiles: ReadonlyMap<string, ResolvedProfile>) {
   const details = await describeVersion(sql, app, model, version);
   // A variant is served once it can run: its model file, and for TF.js its weights too. A variant
   // with a file devices cannot load (external data, stored before such uploads were refused) never is.
@@ -56,6 +58,7 @@ async function releaseOf(sql: Sql, app: string, model: string, version: string) 
   );
   const main = complete.find((v) => v.variant === 'default') ?? complete[0];
   if (!main) return null; // e.g. a TF.js model.json whose weights are not uploaded yet
+  const profile = profiles.get(versionKey(model, version));
   const variants: ReleaseVariant[] = complete
     .filter((v) => v !== main)
     .map((v) => ({
@@ -72,6 +75,8 @@ async function releaseOf(sql: Sql, app: string, model: string, version: string) 
     format: main.format,
     files: filesOf(main),
     ...(variants.length > 0 && { variants }),
+    // The profile this version records drift summaries against, bound to the release by the signature.
+    ...(profile !== undefined && { profile: profileRef(profile) }),
   };
 }
 
@@ -86,16 +91,17 @@ export async function manifestModels(sql: Sql, app: string, channel: string): Pr
     channel,
   ]);
   const rollouts = await sql.query<RolloutRow>(
-    `select id, model, to_version, salt, percentage, audience from rollouts
+    `select id, model, to_version, salt, percentage, step_index, audience from rollouts
      where app = $1 and channel = $2 and state in ('running', 'paused')`,
     [app, channel],
   );
+  const profiles = await resolveProfiles(sql, app);
   const models: Record<string, ModelRelease> = {};
   for (const row of channels) {
-    const control = await releaseOf(sql, app, row.model, row.version);
+    const control = await releaseOf(sql, app, row.model, row.version, profiles);
     if (!control) continue; // nothing runnable yet: the model is not served until it is
     const rollout = rollouts.find((r) => r.model === row.model);
-    const candidate = rollout ? await releaseOf(sql, app, row.model, rollout.to_version) : null;
+    const candidate = rollout ? await releaseOf(sql, app, row.model, rollout.to_version, profiles) : null;
     models[row.model] = {
       model: row.model,
       ...control,
@@ -105,6 +111,8 @@ export async function manifestModels(sql: Sql, app: string, channel: string): Pr
           id: rollout.id,
           salt: rollout.salt,
           percentage: Number(rollout.percentage),
+          // Devices report the step they acted under; admission checks it against the rollout's steps.
+          step: Number(rollout.step_index),
           ...(rollout.audience && { audience: rollout.audience }),
           candidate,
         },

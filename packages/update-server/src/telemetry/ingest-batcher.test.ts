@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { TelemetryReport } from '@edgeloop/telemetry';
+import { defaultTelemetryConfig, type TelemetryReport } from '@edgeloop/telemetry';
 import { IngestBatcher, IngestOverloaded } from './ingest-batcher.js';
-import type { IngestItem } from './telemetry-store.js';
+import type { IngestItem } from './window-store.js';
 
-const item = (id: string): IngestItem => ({ report: { reportId: id } as TelemetryReport });
+const config = defaultTelemetryConfig();
+const item = (id: string): IngestItem => ({ report: { reportId: id } as TelemetryReport, config, profileCells: [], arrivedAt: 0 });
 
 describe('IngestBatcher', () => {
   it('groups reports that arrive together into one write, at most maxReports each, one write at a time', async () => {

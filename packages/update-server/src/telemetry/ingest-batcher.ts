@@ -1,4 +1,4 @@
-import type { IngestItem, IngestResult } from './telemetry-store.js';
+import type { IngestItem, IngestResult } from './window-store.js';
 
 /** Settings of an {@link IngestBatcher}. */
 export interface BatchOptions {

@@ -1,33 +1,32 @@
 import type { Context } from 'hono';
-import { LatencyHistogram, parseReport, TelemetryError, type ReferenceProfile, type TelemetryReport } from '@edgeloop/telemetry';
+import { admitReport, parseReport, TelemetryError } from '@edgeloop/telemetry';
 import { ServerError } from '../errors.js';
 import { corsResponseHeaders } from '../http/cors.js';
 import { errorBody, toServerError } from '../http/error-handler.js';
 import { nodeIncoming, readBodyText, requestHeader } from '../http/node-request.js';
 import { nameParam } from '../http/params.js';
+import type { AdmissionViews } from './admission-view.js';
 import { IngestBatcher, IngestOverloaded, type BatchOptions } from './ingest-batcher.js';
-import type { ProfileStore } from './profile-store.js';
 import { TokenBucketLimiter, type RateLimitOptions } from './rate-limiter.js';
-import type { IngestItem, IngestResult, TelemetryStore } from './telemetry-store.js';
+import { SourceLimiter, type SourceLimitOptions } from './source-limiter.js';
+import type { IngestItem, IngestResult, WindowStore } from './window-store.js';
 
-/** Settings of telemetry ingest (`AppOptions.telemetry`); every field has a default. */
+/** Settings of the telemetry ingest's HTTP edge; every field has a default. */
 export interface TelemetryIngestOptions {
   /** Largest request body, bytes, also for chunked bodies. Default 64 KiB. */
   maxBodyBytes?: number;
   /** Most reports in one request (a JSON array); a single report is a plain object. Default 32. */
   maxReportsPerRequest?: number;
-  /** `sentAt` may be at most this old, ms. Default 24 h: report ids are remembered that long. */
-  maxAgeMs?: number;
-  /** `sentAt` may be at most this far in the future (clock skew), ms. Default 5 min. */
-  maxSkewMs?: number;
-  /** Token bucket per app and client address (each report costs one token); `false` turns it off. */
+  /** Token bucket of requests per app and client address (each report costs one token); `false` turns it off. */
   rateLimit?: RateLimitOptions | false;
+  /** Reports admitted per source address per app per hour (default 16); `false` turns it off (tests, benchmarks). */
+  sourceLimit?: SourceLimitOptions | false;
   /** Requests being read, checked or written at once at most; beyond it 503. Default 1024. */
   maxInFlight?: number;
   /** Group commit settings. */
   batch?: BatchOptions;
   /**
-   * The client address rate limits are keyed by. Default: the socket address the Hono Node adapter
+   * The client address limits are keyed by. Default: the socket address the Hono Node adapter
    * binds (`c.env.incoming`); behind a proxy, pass one that reads the header your proxy sets.
    */
   clientAddress?: (c: Context) => string;
@@ -36,34 +35,30 @@ export interface TelemetryIngestOptions {
 }
 
 export const DEFAULT_MAX_REPORT_BYTES = 64 * 1024;
-const DAY_MS = 24 * 60 * 60 * 1000;
-const LATENCY_ALPHA = new LatencyHistogram().alpha;
 
 /**
- * The device-facing telemetry ingest: admission (in-flight bound, rate limit, body limit), checks
- * (schema, app, `sentAt` window, summaries against the version's reference profile), then group
- * commit through an {@link IngestBatcher}. Memory stays bounded under overload: at most
- * `maxInFlight` bodies of at most `maxBodyBytes` are held, and the batch queue is bounded too.
+ * The device-facing telemetry ingest, `POST /v1/apps/:app/telemetry`: the HTTP edge (in-flight
+ * bound, request rate limit, body limit, CORS), then admission of every report before anything is
+ * written (`parseReport`, then `admitReport` against the app's signed configs and registry, answered
+ * from memory), the per-source admission limit, and group commit into the arrival hour's windows.
+ * Memory stays bounded under overload: at most `maxInFlight` bodies of at most `maxBodyBytes` are
+ * held, and the batch queue is bounded too.
  */
 export class TelemetryIngest {
   readonly maxBodyBytes: number;
   readonly batcher: IngestBatcher;
   readonly limiter: TokenBucketLimiter | null;
-  readonly #o: Required<Omit<TelemetryIngestOptions, 'rateLimit' | 'batch'>>;
-  readonly #store: TelemetryStore;
-  readonly #profiles: ProfileStore;
+  readonly sources: SourceLimiter | null;
+  readonly #o: Required<Omit<TelemetryIngestOptions, 'rateLimit' | 'sourceLimit' | 'batch'>>;
+  readonly #views: AdmissionViews;
   #inFlight = 0;
-  #lastPrune = 0;
 
-  constructor(deps: { store: TelemetryStore; profiles: ProfileStore }, options: TelemetryIngestOptions = {}) {
-    this.#store = deps.store;
-    this.#profiles = deps.profiles;
+  constructor(deps: { windows: WindowStore; views: AdmissionViews }, options: TelemetryIngestOptions = {}) {
+    this.#views = deps.views;
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_REPORT_BYTES;
     this.#o = {
       maxBodyBytes: this.maxBodyBytes,
       maxReportsPerRequest: options.maxReportsPerRequest ?? 32,
-      maxAgeMs: options.maxAgeMs ?? DAY_MS,
-      maxSkewMs: options.maxSkewMs ?? 5 * 60 * 1000,
       maxInFlight: options.maxInFlight ?? 1024,
       clientAddress: options.clientAddress ?? nodeSocketAddress,
       now: options.now ?? Date.now,
@@ -71,7 +66,8 @@ export class TelemetryIngest {
     };
     const now = this.#o.now;
     this.limiter = options.rateLimit === false ? null : new TokenBucketLimiter(options.rateLimit, now);
-    this.batcher = new IngestBatcher((items) => this.#write(items), options.batch);
+    this.sources = options.sourceLimit === false ? null : new SourceLimiter(options.sourceLimit, now);
+    this.batcher = new IngestBatcher((items) => deps.windows.write(items), options.batch);
   }
 
   /** Requests being handled now. */
@@ -80,10 +76,10 @@ export class TelemetryIngest {
   }
 
   /**
-   * The route handler of `POST /v1/apps/:app/telemetry`: admission (in-flight bound, rate limit),
-   * body limit, checks, group commit. It is mounted ahead of the generic middleware and sets its own
-   * CORS headers, on errors too (a browser could not read a 400 or a 429 otherwise); its preflight
-   * goes through `hono/cors`. `appExists` answers 404 for an unknown app (from memory when warm).
+   * The route handler. It is mounted ahead of the generic middleware and sets its own CORS headers,
+   * on errors too (a browser could not read a 400 or a 429 otherwise); its preflight goes through
+   * `hono/cors`. Any Content-Type is read as JSON, so a browser may send `text/plain` and skip the
+   * preflight. `appExists` answers 404 for an unknown app (from memory when warm).
    */
   handler(appExists: (app: string) => Promise<void>, corsOrigins: string | readonly string[] = '*'): (c: Context) => Promise<Response> {
     const cors = corsResponseHeaders(corsOrigins);
@@ -121,6 +117,7 @@ export class TelemetryIngest {
   }
 
   async #handle(c: Context, headers: Record<string, string>, appExists: (app: string) => Promise<void>): Promise<Response> {
+    const arrivedAt = this.#o.now();
     const app = c.req.param('app')!;
     const text = await readBodyText(c, this.maxBodyBytes, 'send fewer reports per request');
     let json: unknown;
@@ -134,21 +131,35 @@ export class TelemetryIngest {
     if (values.length === 0 || values.length > this.#o.maxReportsPerRequest) {
       throw new ServerError('bad_request', `send 1 to ${this.#o.maxReportsPerRequest} reports per request, got ${values.length}`);
     }
-    const reports = values.map((value, i) => this.#check(value, app, batch ? `${i}.` : ''));
+    const at = (i: number) => (batch ? `report ${i}: ` : '');
+    const reports = values.map((value, i) => checked(() => parseReport(value), at(i)));
+    reports.forEach((report, i) => {
+      if (report.app !== app) throw new ServerError('bad_request', `${at(i)}app: report is for app "${report.app}" but was posted to app "${app}"`);
+    });
     if (reports.length > 1 && this.limiter) {
-      // The first report was paid for on admission; a batch pays for the rest.
-      const decision = this.limiter.take(this.#rateKey(c), reports.length - 1);
-      if (!decision.ok) {
-        return refuse(c, headers, 429, 'rate_limited', `too many telemetry reports from this client; retry in ${decision.retryAfterS} s`, decision.retryAfterS);
-      }
+      // The first report was paid for on arrival; a batch pays for the rest.
+      const more = this.limiter.take(this.#rateKey(c), reports.length - 1);
+      if (!more.ok) return refuse(c, headers, 429, 'rate_limited', `too many telemetry reports from this client; retry in ${more.retryAfterS} s`, more.retryAfterS);
     }
     await appExists(app);
-    const items: IngestItem[] = [];
+    const view = await this.#views.get(app);
     let ignoredSummaries = 0;
-    for (const [i, report] of reports.entries()) {
-      const { item, ignored } = await this.#withProfiles(report, batch ? `${i}.` : '');
-      items.push(item);
-      ignoredSummaries += ignored;
+    // Every report is admitted before anything is written: one refusal refuses the request.
+    const items: IngestItem[] = reports.map((report, i) => {
+      const context = view.context(report.config, arrivedAt);
+      const admission = checked(() => admitReport(report, context), at(i));
+      ignoredSummaries += admission.ignoredSummaries;
+      return {
+        report,
+        config: context.config!,
+        profileCells: report.models.map((m) => (m.summary === undefined ? undefined : view.summaryCells(m.model, m.version, m.summary.profile))),
+        arrivedAt,
+      };
+    });
+    const admitted = this.sources?.take(app, this.#o.clientAddress(c), items.length) ?? { ok: true };
+    if (!admitted.ok) {
+      const limit = this.sources!.perHour;
+      return refuse(c, headers, 429, 'rate_limited', `this source sent more than ${limit} telemetry reports for app "${app}" in the last hour; retry in ${admitted.retryAfterS} s`, admitted.retryAfterS);
     }
     if (!this.batcher.hasRoomFor(items.length)) {
       return refuse(c, headers, 503, 'overloaded', 'the telemetry write queue is full; retry later', 1);
@@ -160,89 +171,22 @@ export class TelemetryIngest {
       if (error instanceof IngestOverloaded) return refuse(c, headers, 503, 'overloaded', `${error.message}; retry later`, 1);
       throw error;
     }
-    this.#maybePrune();
     const extra = ignoredSummaries > 0 ? { ignoredSummaries } : {};
     return batch ? c.json({ results, ...extra }, 202, headers) : c.json({ ...results[0]!, ...extra }, 202, headers);
   }
 
-  #check(value: unknown, app: string, prefix: string): TelemetryReport {
-    let report: TelemetryReport;
-    try {
-      report = parseReport(value);
-    } catch (error) {
-      const cause = TelemetryError.fromUnknown(error);
-      throw new ServerError('bad_request', prefix ? `report ${prefix.slice(0, -1)}: ${cause.message}` : cause.message, cause.details);
-    }
-    if (report.app !== app) {
-      throw new ServerError('bad_request', `${prefix}app: report is for app "${report.app}" but was posted to app "${app}"`);
-    }
-    // Aggregates merge histograms bucket by bucket: every report must use the server's accuracy.
-    for (const [i, model] of report.models.entries()) {
-      for (const field of ['latencyMs', 'loadMs', 'firstInferenceMs'] as const) {
-        const alpha = (model as Partial<Record<typeof field, { alpha: number }>>)[field]?.alpha;
-        if (alpha !== undefined && alpha !== LATENCY_ALPHA) {
-          throw new ServerError('bad_request', `${prefix}models.${i}.${field}.alpha: must be ${LATENCY_ALPHA} (the default LatencyHistogram accuracy), got ${alpha}`);
-        }
-      }
-    }
-    const age = this.#o.now() - Date.parse(report.sentAt);
-    if (age > this.#o.maxAgeMs) {
-      throw new ServerError('bad_request', `${prefix}sentAt: ${report.sentAt} is more than ${hours(this.#o.maxAgeMs)} old; reports that old are not accepted`);
-    }
-    if (-age > this.#o.maxSkewMs) {
-      throw new ServerError('bad_request', `${prefix}sentAt: ${report.sentAt} is more than ${Math.round(this.#o.maxSkewMs / 60_000)} min in the future; check the device clock`);
-    }
-    return report;
-  }
-
-  /**
-   * Looks up the reference profile of every model that carries summaries. Summaries cut on another
-   * profile (an old one, or none uploaded) cannot be compared with anything and are dropped, the
-   * rest of the report is kept; summaries that claim the current profile but do not fit it are a 400.
-   */
-  async #withProfiles(report: TelemetryReport, prefix: string): Promise<{ item: IngestItem; ignored: number }> {
-    if (!report.models.some((m) => 'summaries' in m && m.summaries !== undefined)) return { item: { report }, ignored: 0 };
-    let ignored = 0;
-    const profiles: Array<ReferenceProfile | undefined> = [];
-    const models = await Promise.all(
-      report.models.map(async (summary, i) => {
-        if (!('summaries' in summary) || summary.summaries === undefined) return summary;
-        const stored = await this.#profiles.get({ app: report.app, model: summary.model, version: summary.version });
-        if (!stored || stored.profile.id !== summary.summaries.profile) {
-          ignored += 1;
-          const { summaries: _dropped, ...rest } = summary;
-          return rest;
-        }
-        const expected = stored.profile.cellCounts();
-        const got = summary.summaries.cells.map((c) => c.length);
-        if (got.length !== expected.length || got.some((n, e) => n !== expected[e])) {
-          throw new ServerError(
-            'bad_request',
-            `${prefix}models.${i}.summaries: cells [${got.join(', ')}] do not fit profile "${stored.profile.id}" ([${expected.join(', ')}])`,
-          );
-        }
-        profiles[i] = stored.profile;
-        return summary;
-      }),
-    );
-    return { item: { report: { ...report, models } as TelemetryReport, profiles }, ignored };
-  }
-
-  async #write(items: readonly IngestItem[]): Promise<IngestResult[]> {
-    return this.#store.ingestBatch(items, new Date(this.#o.now()));
-  }
-
-  /** Report ids older than the accepted window are useless for replay protection: forget them hourly. */
-  #maybePrune(): void {
-    const now = this.#o.now();
-    if (now - this.#lastPrune < 60 * 60 * 1000) return;
-    this.#lastPrune = now;
-    const before = new Date(now - this.#o.maxAgeMs - 60 * 60 * 1000);
-    this.#store.pruneReportIds(before).catch((error: unknown) => this.#o.log('pruning old telemetry report ids failed', error));
-  }
-
   #rateKey(c: Context): string {
     return `${c.req.param('app')}\u0000${this.#o.clientAddress(c)}`;
+  }
+}
+
+/** Runs a telemetry check; its refusal becomes a 400 naming the report (in a batch) and the field. */
+function checked<T>(check: () => T, prefix: string): T {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof TelemetryError)) throw error;
+    throw new ServerError('bad_request', `${prefix}${error.message}`, error.details);
   }
 }
 
@@ -261,8 +205,4 @@ function refuse(
 /** The Hono Node adapter binds the incoming message as `c.env.incoming`; other platforms pass `clientAddress`. */
 function nodeSocketAddress(c: Context): string {
   return nodeIncoming(c)?.socket?.remoteAddress ?? 'unknown';
-}
-
-function hours(ms: number): string {
-  return ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${Math.round(ms / 1000)} s`;
 }

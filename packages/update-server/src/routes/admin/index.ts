@@ -6,12 +6,14 @@ import type { BlobStore } from '../../blobs/blob-store.js';
 import type { Database } from '../../db/database.js';
 import type { Registry } from '../../registry/registry.js';
 import type { RolloutService } from '../../rollouts/rollout-service.js';
-import type { ProfileStore } from '../../telemetry/profile-store.js';
-import type { TelemetryStore } from '../../telemetry/telemetry-store.js';
+import type { ProfileStore } from '../../profiles/profile-store.js';
+import type { TelemetryConfigStore } from '../../telemetry/config/config-store.js';
+import type { ReportFloor } from '../../telemetry/report-floor.js';
+import type { TelemetryViews } from '../../telemetry/views/views.js';
 import { validationHook } from './common.js';
+import { profileRoutes } from './profile-routes.js';
 import { registryRoutes } from './registry-routes.js';
 import { rolloutRoutes } from './rollout-routes.js';
-import { telemetryAnalysisRoutes } from './telemetry-analysis-routes.js';
 import { telemetryRoutes } from './telemetry-routes.js';
 import { tokenRoutes } from './token-routes.js';
 
@@ -21,11 +23,13 @@ export interface AdminDeps {
   registry: Registry;
   rollouts: RolloutService;
   tokens: TokenStore;
-  telemetry: TelemetryStore;
   profiles: ProfileStore;
+  views: TelemetryViews;
+  configs: TelemetryConfigStore;
+  /** Reports anything shown needs (privacy floor), and whether this is a demo. */
+  floor: ReportFloor;
   gcGraceMs: number;
-  /** Reports an aggregate needs before any number of it is shown (privacy floor). */
-  minReports: number;
+  now: () => number;
 }
 
 /**
@@ -38,7 +42,7 @@ export function adminApi(deps: AdminDeps): OpenAPIHono<AuthEnv> {
   api.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'elk_… token' });
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'edgeloop admin API', version: '1', description: 'Registry, channels, rollouts, tokens and audit of an edgeloop update server.' },
+    info: { title: 'edgeloop admin API', version: '1', description: 'Registry, channels, rollouts, tokens, audit and telemetry views of an edgeloop update server.' },
     servers: [{ url: '/v1/admin' }],
   });
   api.get('/reference', Scalar({ url: '/v1/admin/openapi.json', pageTitle: 'edgeloop admin API' }));
@@ -48,6 +52,6 @@ export function adminApi(deps: AdminDeps): OpenAPIHono<AuthEnv> {
   rolloutRoutes(api, deps.rollouts);
   tokenRoutes(api, deps);
   telemetryRoutes(api, deps);
-  telemetryAnalysisRoutes(api, deps);
+  profileRoutes(api, deps);
   return api;
 }
