@@ -20,6 +20,8 @@ export default defineConfig({
           environment: 'node',
           include: ['packages/*/src/**/*.test.ts', 'demo/src/**/*.test.ts'],
           testTimeout: 30_000,
+          // Opening PGlite and migrating takes 1–5 s on a quiet 2-core machine, far more when it is busy.
+          hookTimeout: 60_000,
         },
       },
       {

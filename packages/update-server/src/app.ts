@@ -17,7 +17,7 @@ import { RolloutService } from './rollouts/rollout-service.js';
 import { adminApi } from './routes/admin/index.js';
 import { deviceRoutes } from './routes/device.js';
 import { AdmissionViews } from './telemetry/admission-view.js';
-import { settingsFromOptions, type TelemetryConfigOptions } from './telemetry/config/config-options.js';
+import { pinnedLatency, settingsFromOptions, type TelemetryConfigOptions } from './telemetry/config/config-options.js';
 import { TelemetryConfigStore } from './telemetry/config/config-store.js';
 import { TelemetryIngest, type TelemetryIngestOptions } from './telemetry/ingest.js';
 import { ReportFloor } from './telemetry/report-floor.js';
@@ -109,7 +109,7 @@ export function createApp(options: AppOptions): EdgeloopApp {
     manifests?.get(app).catch((error: unknown) => log(`rebuilding the manifest of ${app} failed`, error));
   };
   const registry = new Registry({ db: options.db, blobs: options.blobs, maxUploadBytes: options.maxUploadBytes ?? 512 * 1024 * 1024, onChange: changed });
-  const configs = new TelemetryConfigStore({ db: options.db, settings: settingsFromOptions(configOptions), now, onChange: changed });
+  const configs = new TelemetryConfigStore({ db: options.db, settings: settingsFromOptions(configOptions), pinned: pinnedLatency(configOptions), now, onChange: changed });
   const profiles = new ProfileStore({ db: options.db, blobs: options.blobs, onChange: changed });
   const signer = options.signer ?? ephemeralSigner();
   manifests = new ManifestCache(registry, {

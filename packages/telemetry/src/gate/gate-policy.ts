@@ -93,7 +93,7 @@ export type GatePolicyInput = z.input<typeof gatePolicySchema>;
  */
 export function defaultGateMetrics(outputFeatures: readonly string[] = []): GateMetricPolicy[] {
   return [
-    { metric: 'errors', per: 'all', worse: 'higher', tolerance: { relative: 0.05, absolute: 0.005 } },
+    { metric: 'errors', per: 'all', worse: 'higher', tolerance: { relative: 0.04, absolute: 0.005 } },
     { metric: 'latencyP95', per: 'backend', worse: 'higher', tolerance: { relative: 0.05 } },
     { metric: 'reverts', per: 'all', worse: 'higher', tolerance: { absolute: 0.2 } },
     { metric: 'fallbacks', per: 'all', worse: 'higher', tolerance: { absolute: 0.2 } },
@@ -102,7 +102,7 @@ export function defaultGateMetrics(outputFeatures: readonly string[] = []): Gate
 }
 
 export const DEFAULT_GATE_POLICY: Readonly<Omit<GatePolicy, 'metrics'>> = Object.freeze({
-  alpha: 0.1,
+  alpha: 0.05,
   minReportsPerArm: DEFAULT_MIN_REPORTS,
   minHoldWindows: 1,
   maxStepHours: 48,

@@ -15,7 +15,7 @@ const admin = (path: string, init: RequestInit = {}) =>
 const putProfile = (version: string, profile: unknown) => admin(`/versions/${version}/profile`, { method: 'PUT', body: JSON.stringify({ profile }) });
 const manifest = async (): Promise<Manifest> => {
   const envelope = await readJson(await server.app.request('/v1/apps/demo/manifest'));
-  return (await verifyManifestEnvelope(envelope, await pinKeys([server.manifests.signer.key.publicKey]), new Date())).manifest;
+  return (await verifyManifestEnvelope(envelope, await pinKeys([server.manifests.signer.key.publicKey]), new Date(), { app: 'demo' })).manifest;
 };
 
 beforeAll(async () => {

@@ -100,8 +100,8 @@ describe('telemetry ingest: admission', () => {
     await refused(s, { ...r, epsilon: 80 }, new RegExp(`epsilon: config ${config.id} gives this report ε = 3, but it declares 80; privacy parameters come from the signed config only`));
     // A forged clip: a latency clipped to a wider range than the config's, beyond what its noise produces.
     const slack = clippedLaplaceSlack(128, config.health.latencyP95.epsilon);
-    await refused(s, withHealth(r, { latencyP95: 128 + slack + 1 }), /models\.0\.health\.latencyP95: \d+ is outside \[-\d+, \d+\], beyond what ε = 1 noise on \[0, 128\] produces/);
-    await refused(s, withHealth(r, { inferences: -clippedLaplaceSlack(100, config.health.inferences.epsilon) - 1 }), /models\.0\.health\.inferences: .* beyond what ε = 0\.2 noise/);
+    await refused(s, withHealth(r, { latencyP95: 128 + slack + 1 }), new RegExp(`models\\.0\\.health\\.latencyP95: \\d+ is outside \\[-\\d+, \\d+\\], beyond what ε = ${config.health.latencyP95.epsilon} noise on \\[0, 128\\] produces`));
+    await refused(s, withHealth(r, { inferences: -clippedLaplaceSlack(100, config.health.inferences.epsilon) - 1 }), new RegExp(`models\\.0\\.health\\.inferences: .* beyond what ε = ${config.health.inferences.epsilon} noise`));
     await refused(s, withHealth(r, { errored: 2 }), /models\.0\.health\.errored/);
     await refused(s, withHealth(r, { errorKind: 6 }), /models\.0\.health\.errorKind: must be an index below 6/);
     await refused(s, withEntry(r, { counters: { retries: 1 } }), /models\.0\.counters: must carry exactly the config's counters \[\]/);
@@ -111,8 +111,9 @@ describe('telemetry ingest: admission', () => {
   it('refuses periods out of the window, judged by the server clock', async () => {
     const s = await fresh();
     const r = report();
-    await refused(s, { ...r, period: r.period - 3 }, new RegExp(`period ${r.period - 3} is too old: reports older than 48 h are refused`));
-    await refused(s, { ...r, period: r.period + 3 }, new RegExp(`period ${r.period + 3} lies in the future; check the device clock`));
+    // `period` is the hour the period started: a day-long period must have ended, and be recent.
+    await refused(s, { ...r, period: r.period - 3 * 24 }, new RegExp(`a period starting at hour ${r.period - 3 * 24} is too old: reports more than 48 h after their period are refused`));
+    await refused(s, { ...r, period: r.period + 3 }, new RegExp(`a period starting at hour ${r.period + 3} has not ended yet by the server's clock; check the device clock`));
   });
 
   it('refuses unpublished models and versions, unknown rollouts and steps, and NUL bytes, with 400 before writing anything', async () => {
@@ -194,7 +195,9 @@ describe('telemetry ingest: writes', () => {
 
   it('keys rows by model, version, backend and cohort (rollout, arm, step)', async () => {
     const s = await fresh();
-    expect((await post(s, report([use(), use({ version: '6.0.0', backend: 'webgpu', cohort: { rollout, arm: 'candidate', step: 0 } })]))).status).toBe(202);
+    // A device reports one entry per model (the release it ran last): three devices, three rows.
+    expect((await post(s, report([use()]))).status).toBe(202);
+    expect((await post(s, report([use({ version: '6.0.0', backend: 'webgpu', cohort: { rollout, arm: 'candidate', step: 0 } })]))).status).toBe(202);
     expect((await post(s, report([use({ cohort: { rollout, arm: 'control', step: 0 } })]))).status).toBe(202);
     expect((await written(s)).rows.map((r) => `${r.version}/${r.backend}/${r.cohort}/${r.reports}`).sort()).toEqual([
       '5.0.0/wasm/none/1',

@@ -68,7 +68,7 @@ export function manifestConfig(envelope: unknown): TelemetryConfig {
   return parseTelemetryConfig(signed?.telemetry);
 }
 
-/** The period that ended last at `now` under `config`: the one a device seals next. */
+/** A period that has just ended at `now` under `config`, as reports name it: the hour it started. */
 export function lastPeriod(config: TelemetryConfig, now: number): number {
-  return Math.floor(now / config.periodMs) - 1;
+  return Math.floor((now - config.periodMs) / 3_600_000);
 }

@@ -7,14 +7,17 @@ import {
   TelemetryError,
   type HealthField,
   type LatencyRange,
+  type LatencyRanges,
   type TelemetryConfig,
 } from '@edgeloop/telemetry';
 import { ServerError } from '../../errors.js';
 
 /**
  * What an operator may set of the signed telemetry config (`createApp({ telemetry: { config } })`);
- * the rest is the default. Latency ranges are not options: they start at the default and the
- * server narrows them from released data (telemetry/config/narrow-latency.ts).
+ * the rest is the default. Latency ranges start at the default and the server narrows them from
+ * released data (telemetry/config/narrow-latency.ts); `latency` pins the ranges of some
+ * (model, backend) pairs instead (never narrowed): e.g. ±1 octave (`halfRange: 8`) for a fleet
+ * whose devices are known to be that close, which halves the noise the default narrowing leaves.
  */
 export interface TelemetryConfigOptions {
   /** Accounting period in ms (one report per device per period). Default one day. */
@@ -27,6 +30,8 @@ export interface TelemetryConfigOptions {
   drift?: { epsilon: number };
   /** App-defined counters devices may send: clip and ε of each. Default none. */
   counters?: Record<string, { clip: number; epsilon: number }>;
+  /** Pinned latency clip ranges per model and backend (p50 and p95 each), used as given. */
+  latency?: TelemetryConfig['latency'];
 }
 
 /** Everything in a config but its id and latency ranges: what the options decide. */
@@ -73,11 +78,33 @@ export function settingsOf(config: ConfigSettings): ConfigSettings {
 }
 
 function sortedLatency(latency: TelemetryConfig['latency']): TelemetryConfig['latency'] {
-  const out: Record<string, Record<string, LatencyRange>> = {};
+  const out: Record<string, Record<string, LatencyRanges>> = {};
+  const copy = (r: LatencyRange): LatencyRange => ({ center: r.center, halfRange: r.halfRange });
   for (const model of Object.keys(latency).sort()) {
     const backends = latency[model]!;
     if (Object.keys(backends).length === 0) continue;
-    out[model] = Object.fromEntries(Object.keys(backends).sort().map((b) => [b, { center: backends[b]!.center, halfRange: backends[b]!.halfRange }]));
+    out[model] = Object.fromEntries(
+      Object.keys(backends)
+        .sort()
+        .map((b) => [b, { latencyP50: copy(backends[b]!.latencyP50), latencyP95: copy(backends[b]!.latencyP95) }]),
+    );
   }
   return out;
+}
+
+/** `pinned` over `narrowed`, per (model, backend). */
+export function withPinned(narrowed: TelemetryConfig['latency'], pinned: TelemetryConfig['latency']): TelemetryConfig['latency'] {
+  const out = structuredClone(narrowed);
+  for (const [model, backends] of Object.entries(pinned)) for (const [backend, ranges] of Object.entries(backends)) (out[model] ??= {})[backend] = ranges;
+  return out;
+}
+
+/** The pinned ranges of the options, checked like a config's. */
+export function pinnedLatency(options: TelemetryConfigOptions = {}): TelemetryConfig['latency'] {
+  if (options.latency === undefined) return {};
+  try {
+    return parseTelemetryConfig({ ...defaultTelemetryConfig(), latency: options.latency }).latency;
+  } catch (error) {
+    throw new ServerError('bad_request', `telemetry config options: ${TelemetryError.fromUnknown(error).message}`);
+  }
 }

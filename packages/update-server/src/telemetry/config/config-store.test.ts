@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pinKeys, verifyManifestEnvelope } from '@edgeloop/protocol';
-import { defaultTelemetryConfig, parseTelemetryConfig, seededRng, type TelemetryConfig } from '@edgeloop/telemetry';
+import { DEFAULT_LATENCY_RANGE, defaultTelemetryConfig, parseTelemetryConfig, seededRng, type TelemetryConfig } from '@edgeloop/telemetry';
 import { createApp, type EdgeloopApp } from '../../app.js';
 import { bootstrapToken } from '../../auth/bootstrap.js';
 import { fsBlobStore } from '../../blobs/fs-blob-store.js';
@@ -32,7 +32,7 @@ async function instance(config: TelemetryConfigOptions = {}): Promise<EdgeloopAp
 }
 const manifestOf = async (app: EdgeloopApp) => {
   const envelope = await readJson(await app.app.request('/v1/apps/demo/manifest'));
-  return (await verifyManifestEnvelope(envelope, await pinKeys([signer.key.publicKey]), new Date(clock))).manifest;
+  return (await verifyManifestEnvelope(envelope, await pinKeys([signer.key.publicKey]), new Date(clock), { app: 'demo' })).manifest;
 };
 const post = (app: EdgeloopApp, body: unknown) => app.app.request('/v1/apps/demo/telemetry', { method: 'POST', body: JSON.stringify(body) });
 
@@ -118,7 +118,7 @@ describe('telemetry configs', () => {
 });
 
 describe('latency ranges narrowed from released data', () => {
-  it('centres a (model, backend) range on the released geometric mean of p50 once 200 reports tell it, at most once a day', async () => {
+  it('centres a (model, backend) field’s range on its released geometric mean once 200 reports tell it, at most once a day', async () => {
     // A precise p50 (ε 8) so that 240 reports know the centre well; under the default ε they would not.
     const options: TelemetryConfigOptions = { health: { latencyP50: { epsilon: 8 } } };
     const app = await instance(options);
@@ -132,26 +132,27 @@ describe('latency ranges narrowed from released data', () => {
       clock = hour + HOUR + 2 * 60_000;
       await app.jobs.run(TELEMETRY_JOBS.release);
       const narrowed = await app.jobs.run<NarrowedApp[]>(TELEMETRY_JOBS.narrowLatency);
-      expect(narrowed).toEqual([{ app: 'demo', config: expect.anything(), changed: { 'vad/webgpu': { center: expect.any(Number), halfRange: NARROW_HALF_RANGE } } }]);
+      // Only p50 (ε 8) is known well enough; p95 keeps the default range.
+      expect(narrowed).toEqual([{ app: 'demo', config: expect.anything(), changed: { 'vad/webgpu/latencyP50': { center: expect.any(Number), halfRange: NARROW_HALF_RANGE } } }]);
       // 0.5 ms is 8·log₂(0.5) = −8 latency units; the noised mean of 240 reports has a standard error ≈ 1.5.
-      const { center } = narrowed[0]!.changed['vad/webgpu']!;
+      const { center } = narrowed[0]!.changed['vad/webgpu/latencyP50']!;
       expect(Math.abs(center + 8)).toBeLessThanOrEqual(4);
       const signed = parseTelemetryConfig((await manifestOf(app)).telemetry);
-      expect(signed.latency).toEqual({ vad: { webgpu: { center, halfRange: 16 } } });
+      expect(signed.latency).toEqual({ vad: { webgpu: { latencyP50: { center, halfRange: 16 }, latencyP95: DEFAULT_LATENCY_RANGE } } });
       expect(signed.health.latencyP50.epsilon).toBe(8);
       expect((await app.configs.history('demo')).at(-1)!.reason).toBe('latency');
       // Another backend's data arrives: within the day nothing changes again, a day later it does.
       const next = manifestConfig(await readJson(await app.app.request('/v1/apps/demo/manifest')));
       expect(next.id).toBe(signed.id);
       clock = hour + HOUR + 30 * 60_000;
-      const more = Array.from({ length: 240 }, () => deviceReport({ config: next, period: lastPeriod(next, clock), uses: [{ model: 'vad', version: '5.0.0', backend: 'wasm', latencyMs: 4 }], rng }));
+      const more = Array.from({ length: 240 }, () => deviceReport({ config: next, period: lastPeriod(next, clock), uses: [{ model: 'vad', version: '5.0.0', backend: 'webgl', latencyMs: 4 }], rng }));
       for (let i = 0; i < more.length; i += 32) expect((await post(app, more.slice(i, i + 32))).status).toBe(202);
       clock = hour + 2 * HOUR + 2 * 60_000;
       await app.jobs.run(TELEMETRY_JOBS.release);
       expect(await app.jobs.run(TELEMETRY_JOBS.narrowLatency)).toEqual([]);
       const later = await narrowLatencyRanges({ db, configs: app.configs }, new Date(clock + 25 * HOUR));
-      expect(Object.keys(later[0]!.changed)).toEqual(['vad/wasm']); // webgpu's centre has not moved: left as it is
-      expect(Math.abs(later[0]!.changed['vad/wasm']!.center - 16)).toBeLessThanOrEqual(4); // 4 ms = 16 units
+      expect(Object.keys(later[0]!.changed)).toEqual(['vad/webgl/latencyP50']); // webgpu's centre has not moved: left as it is
+      expect(Math.abs(later[0]!.changed['vad/webgl/latencyP50']!.center - 16)).toBeLessThanOrEqual(4); // 4 ms = 16 units
     } finally {
       await app.close();
     }

@@ -2,7 +2,7 @@ import { parseTelemetryConfig, TelemetryError, type TelemetryConfig } from '@edg
 import type { Database, Sql } from '../../db/database.js';
 import { ServerError } from '../../errors.js';
 import { bumpManifest } from '../../registry/changes.js';
-import { buildConfig, sameSettings, type ConfigSettings } from './config-options.js';
+import { buildConfig, sameSettings, withPinned, type ConfigSettings } from './config-options.js';
 
 /** Reports made under a config are admitted until this long after it stopped being the current one. */
 export const CONFIG_RETENTION_MS = 7 * 86_400_000;
@@ -40,9 +40,13 @@ export class TelemetryConfigStore {
   /** What the operator's options ask for (createApp({ telemetry: { config } })). */
   readonly settings: ConfigSettings;
 
-  constructor(options: { db: Database; settings: ConfigSettings; now?: () => number; onChange: (app: string) => void }) {
+  /** Latency ranges the operator pinned: in every config, never narrowed. */
+  readonly pinned: TelemetryConfig['latency'];
+
+  constructor(options: { db: Database; settings: ConfigSettings; pinned?: TelemetryConfig['latency']; now?: () => number; onChange: (app: string) => void }) {
     this.#db = options.db;
     this.settings = options.settings;
+    this.pinned = options.pinned ?? {};
     this.#now = options.now ?? Date.now;
     this.#onChange = options.onChange;
   }
@@ -72,7 +76,7 @@ export class TelemetryConfigStore {
   async ensure(app: string): Promise<{ config: TelemetryConfig; issued: boolean }> {
     const existing = await this.current(app);
     if (existing) return { config: existing, issued: false };
-    const { config, issued } = await this.#issue(app, 'initial', (current) => current ?? buildConfig(this.settings, {}));
+    const { config, issued } = await this.#issue(app, 'initial', (current) => current ?? buildConfig(this.settings, this.pinned));
     return { config: config!, issued };
   }
 
@@ -81,15 +85,18 @@ export class TelemetryConfigStore {
    * the operator changed them), keeping its latency ranges. Called for every app at start.
    */
   async reconcile(app: string): Promise<boolean> {
-    const { issued } = await this.#issue(app, 'options', (current) =>
-      current === null || sameSettings(current, this.settings) ? current : buildConfig(this.settings, current.latency),
-    );
+    const { issued } = await this.#issue(app, 'options', (current) => {
+      if (current === null) return current;
+      const latency = withPinned(current.latency, this.pinned);
+      const next = buildConfig(this.settings, latency);
+      return sameSettings(current, this.settings) && next.id === current.id ? current : next;
+    });
     return issued;
   }
 
   /** Issues a config with new latency ranges (same settings as the current one). */
   async issueLatency(app: string, latency: TelemetryConfig['latency']): Promise<{ config: TelemetryConfig; issued: boolean }> {
-    const { config, issued } = await this.#issue(app, 'latency', (current) => buildConfig(current ?? this.settings, latency));
+    const { config, issued } = await this.#issue(app, 'latency', (current) => buildConfig(current ?? this.settings, withPinned(latency, this.pinned)));
     return { config: config!, issued };
   }
 
