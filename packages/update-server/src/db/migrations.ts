@@ -1,4 +1,5 @@
 import type { Database } from './database.js';
+import { blobStoreMigration } from './migration-blob-store.js';
 import { registryMigration } from './migration-registry.js';
 import { telemetryMigration } from './migration-telemetry.js';
 
@@ -75,6 +76,7 @@ export const migrations: ReadonlyArray<Migration> = [
   },
   registryMigration,
   telemetryMigration,
+  blobStoreMigration,
 ];
 
 export async function migrate(database: Database): Promise<void> {
