@@ -129,7 +129,11 @@ describe('upgrading instances that kept artifacts on their own disk', () => {
     dirs.push(dirA, dirB);
     const common = { databaseUrl, port: 0, seed: false, signingKeyPem: signingKeyPem() };
     // Before: PostgreSQL shared, artifacts on each instance's disk.
-    const before = await startServer({ ...common, dataDir: dirA, blobStore: { kind: 'fs' }, issueAdminTokenFor: 'demo', log: () => {} });
+    const warnings: string[] = [];
+    const before = await startServer({ ...common, dataDir: dirA, blobStore: { kind: 'fs' }, issueAdminTokenFor: 'demo', log: (line) => warnings.push(line) });
+    expect(warnings).toContain(
+      `artifacts are on this instance's disk only: other instances on this database answer 404 for them unless the directory is shared; use --blob-store postgres or s3://…`,
+    );
     await publish(before, '5.0.0', sileroV5);
     await before.close();
     expect(existsSync(cachedPath(dirA, sha256(sileroV5)))).toBe(true);

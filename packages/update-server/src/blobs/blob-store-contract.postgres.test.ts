@@ -46,6 +46,7 @@ blobStoreContract(
       shared: first.shared,
       otherInstance: async () => (await instance(url, cleanup)).store,
       chunkBytes: CHUNK,
+      registryDb: async () => openPostgres(await database('blob_contract_registry')),
       dispose: async () => {
         for (const step of cleanup.reverse()) await step();
       },
@@ -164,12 +165,17 @@ describe('PostgreSQL blob store with a local cache', () => {
     expect(await a.store.local.stat(sha256)).toBeNull();
   });
 
-  it('stores chunks of at most chunkBytes and never compresses them', async () => {
+  it('stores chunks of at most chunkBytes (1 MiB by default) and never compresses them', async () => {
     const a = await instance(url, cleanup);
     const bytes = randomBlob(2 * CHUNK + 1);
     const sha256 = await putBlob(a.store, bytes);
     const rows = await a.db.query<{ seq: number; n: number }>('select seq, octet_length(data) as n from blob_chunks where sha256 = $1 order by seq', [sha256]);
     expect(rows.map((row) => Number(row.n))).toEqual([CHUNK, CHUNK, 1]);
+    const byDefault = randomBlob(1024 * 1024 + 1);
+    const hash = sha256Of(byDefault);
+    await postgresBlobs(a.db).put(hash, byDefault.byteLength, new Blob([byDefault]).stream());
+    const defaultRows = await a.db.query<{ n: number }>('select octet_length(data) as n from blob_chunks where sha256 = $1 order by seq', [hash]);
+    expect(defaultRows.map((row) => Number(row.n))).toEqual([1024 * 1024, 1]); // 1 MiB chunks unless told otherwise
     const [storage] = await a.db.query<{ attstorage: string }>(
       "select attstorage from pg_attribute where attrelid = 'blob_chunks'::regclass and attname = 'data'",
     );

@@ -11,6 +11,12 @@ import {
   sha256Of,
   streamOf,
 } from '../testing/blob-bytes.js';
+import { createApp } from '../app.js';
+import { bootstrapToken } from '../auth/bootstrap.js';
+import type { Database } from '../db/database.js';
+import { openPglite } from '../db/pglite.js';
+import { collectGarbage } from '../registry/gc.js';
+import { sileroV5 } from '../test-support.js';
 import type { BlobStore, SharedBlobStore } from './blob-store.js';
 
 export interface BlobStoreHarness {
@@ -25,6 +31,8 @@ export interface BlobStoreHarness {
   shared?: SharedBlobStore;
   /** Where the store cuts bytes (chunks, multipart parts): Range reads are checked around it. */
   chunkBytes: number;
+  /** A fresh database for the registry whose references garbage collection follows; default in-memory PGlite. */
+  registryDb?: () => Promise<Database>;
   dispose: () => Promise<void>;
 }
 
@@ -194,6 +202,31 @@ export function blobStoreContract(name: string, open: () => Promise<BlobStoreHar
       expect(growthOut).toBeLessThan(24 * MiB);
       await store.delete(sha256);
     }, 60_000);
+
+    it('loses to garbage collection only what no published file references, on every instance', async () => {
+      const db = await (harness.registryDb ?? openPglite)();
+      const edgeloop = createApp({ db, blobs: store, log: () => {} });
+      try {
+        await edgeloop.ready;
+        const { token } = await bootstrapToken(db, { app: 'demo' });
+        const published = await edgeloop.app.request('/v1/admin/apps/demo/models/vad/versions/5.0.0', {
+          method: 'POST',
+          body: sileroV5,
+          headers: { 'Content-Type': 'application/octet-stream', Authorization: `Bearer ${token}` },
+        });
+        expect(published.status).toBe(201);
+        const orphan = await putBlob(other, randomBlob(1000));
+        expect((await collectGarbage(db, store, { graceMs: 60_000 })).deleted).not.toContain(orphan);
+        const result = await collectGarbage(db, store, { graceMs: 0, now: new Date(Date.now() + 2000) });
+        expect(result.deleted).toContain(orphan);
+        expect(result.deleted).not.toContain(sha256Of(sileroV5));
+        for (const instance of [store, other]) expect(await instance.stat(orphan)).toBeNull();
+        expect(sha256Of(await readAll(other.read(sha256Of(sileroV5))))).toBe(sha256Of(sileroV5));
+      } finally {
+        await edgeloop.close();
+        await db.close();
+      }
+    });
 
     if (options.sharedLayer) {
       describe('shared layer', () => {
