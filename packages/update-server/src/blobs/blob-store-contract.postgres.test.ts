@@ -120,6 +120,21 @@ describe('PostgreSQL blob store with a local cache', () => {
     expect(await a.store.local.stat(sha256)).toEqual({ size: bytes.byteLength }); // the publisher cached its upload
   });
 
+  it('reads a cold file from the database at its reader’s pace, not ahead of it', async () => {
+    const a = await instance(url, cleanup);
+    const base = await openPostgres(url);
+    cleanup.push(() => base.close());
+    const counted = countingChunks(base);
+    const b = await instance(url, cleanup, { db: counted.db });
+    const sha256 = await putBlob(a.store, randomBlob(32 * CHUNK));
+    const reader = b.store.read(sha256).getReader();
+    await reader.read();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // a slow client
+    // What one read asked for, plus the one chunk the stream reads ahead: never the file.
+    expect(counted.chunkBytesRead()).toBeLessThanOrEqual(2 * CHUNK);
+    await reader.cancel();
+  });
+
   it('keeps no partial copy when the reader of a cold file goes away midway', async () => {
     const a = await instance(url, cleanup);
     const b = await instance(url, cleanup);
