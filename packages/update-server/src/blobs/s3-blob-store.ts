@@ -53,13 +53,13 @@ export function s3Blobs(options: S3BlobsOptions): SharedBlobStore {
       try {
         await upload.done();
       } catch (error) {
-        // When the bytes failed, that is the reason to report; the SDK may instead throw the
-        // failure of the multipart abort that followed.
+        // When the bytes failed, that is the reason to report; the SDK may instead throw what S3
+        // answered next (s3rver, for one, refuses the multipart abort that follows).
         const cause = source.failure();
         if (cause === undefined || cause === error) throw error;
         throw new ServerError(
           'internal',
-          `${(cause as Error).message} (aborting the multipart upload of ${keyOf(sha256)} failed too: ${(error as Error).message}; its parts stay invisible until an AbortIncompleteMultipartUpload lifecycle rule removes them)`,
+          `${(cause as Error).message} (then ${description} answered: ${(error as Error).message}; parts of an unfinished multipart upload of ${keyOf(sha256)} stay invisible until an AbortIncompleteMultipartUpload lifecycle rule removes them)`,
         );
       }
     },
