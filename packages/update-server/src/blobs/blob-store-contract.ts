@@ -182,24 +182,27 @@ export function blobStoreContract(name: string, open: () => Promise<BlobStoreHar
       await store.delete(warm.sha256);
 
       const size = 64 * MiB;
-      const generated = generatedStream(size);
+      let generated: ReturnType<typeof generatedStream> | undefined;
       let sha256 = '';
-      const growthIn = await peakRssGrowth(async () => {
+      const growthIn = await peakRssGrowth(async (sample) => {
+        generated = generatedStream(size, { onChunk: sample });
         const staged = await store.stage(generated.stream, { maxBytes: Number.MAX_SAFE_INTEGER });
         await staged.commit();
         sha256 = staged.sha256;
       });
-      expect(sha256).toBe(generated.sha256());
+      expect(sha256).toBe(generated!.sha256());
       const cold = await harness.otherInstance();
       let read: Awaited<ReturnType<typeof hashStream>> | undefined;
-      const growthOut = await peakRssGrowth(async () => {
-        read = await hashStream(cold.read(sha256));
+      const growthOut = await peakRssGrowth(async (sample) => {
+        read = await hashStream(cold.read(sha256), sample);
       });
       expect(read).toMatchObject({ sha256, size });
       expect(read!.largestChunk).toBeLessThanOrEqual(Math.max(harness.chunkBytes, MiB));
       console.info(`${name}: 64 MiB put grew RSS by ${(growthIn / MiB).toFixed(1)} MiB, cold read by ${(growthOut / MiB).toFixed(1)} MiB`);
-      expect(growthIn).toBeLessThan(24 * MiB);
-      expect(growthOut).toBeLessThan(24 * MiB);
+      // Streaming stores measure 0-12 MiB here (more on a loaded machine); one that holds the file
+      // whole measures 95-113 MiB. Half the file keeps the verdict clear of the noise.
+      expect(growthIn).toBeLessThan(size / 2);
+      expect(growthOut).toBeLessThan(size / 2);
       await store.delete(sha256);
     }, 60_000);
 

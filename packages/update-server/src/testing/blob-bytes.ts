@@ -43,7 +43,8 @@ export function failingStream(bytes: Uint8Array, failAfter: number, piece = 64 *
  * `size` pseudo-random bytes generated one chunk at a time, never held whole; `sha256()` is their
  * hash once the stream has ended.
  */
-export function generatedStream(size: number, piece = 1024 * 1024): { stream: ReadableStream<Uint8Array>; sha256: () => string } {
+export function generatedStream(size: number, options: { piece?: number; onChunk?: () => void } = {}): { stream: ReadableStream<Uint8Array>; sha256: () => string } {
+  const piece = options.piece ?? 1024 * 1024;
   const hash = createHash('sha256');
   let sent = 0;
   let digest: string | undefined;
@@ -55,6 +56,7 @@ export function generatedStream(size: number, piece = 1024 * 1024): { stream: Re
           controller.close();
           return;
         }
+        options.onChunk?.();
         const chunk = new Uint8Array(randomBytes(Math.min(piece, size - sent)));
         hash.update(chunk);
         sent += chunk.byteLength;
@@ -77,7 +79,10 @@ export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8
 }
 
 /** Reads a stream to its end, keeping only its hash and length. */
-export async function hashStream(stream: ReadableStream<Uint8Array>): Promise<{ sha256: string; size: number; chunks: number; largestChunk: number }> {
+export async function hashStream(
+  stream: ReadableStream<Uint8Array>,
+  onChunk?: () => void,
+): Promise<{ sha256: string; size: number; chunks: number; largestChunk: number }> {
   const hash = createHash('sha256');
   let size = 0;
   let chunks = 0;
@@ -89,6 +94,7 @@ export async function hashStream(stream: ReadableStream<Uint8Array>): Promise<{ 
     hash.update(value);
     size += value.byteLength;
     chunks += 1;
+    onChunk?.();
     largestChunk = Math.max(largestChunk, value.byteLength);
   }
   return { sha256: hash.digest('hex'), size, chunks, largestChunk };
@@ -120,12 +126,14 @@ function collector(): (options?: { type: 'minor' | 'major' }) => void {
 }
 
 /**
- * Runs `work` while sampling this process's resident memory every 10 ms; returns the highest
- * growth over the baseline taken just before. Garbage is collected before the baseline and at each
- * sample (young objects, ~2 ms; everything every 500 ms), so the figure is what the work holds,
- * not what the collector has yet to free (35 MiB of that for the filesystem store, uncollected).
+ * Runs `work` while sampling this process's resident memory; returns the highest growth over the
+ * baseline taken just before. `work` gets the sampler to call as data flows (once per chunk), and a
+ * timer samples every 10 ms too. Garbage is collected before the baseline and at each sample
+ * (young objects, ~2 ms; everything every 10th), so the figure is what the work holds, not what
+ * the collector has yet to free (35 MiB of that for the filesystem store, uncollected): a timer
+ * alone falls behind on a loaded machine.
  */
-export async function peakRssGrowth(work: () => Promise<void>): Promise<number> {
+export async function peakRssGrowth(work: (sample: () => void) => Promise<void>): Promise<number> {
   const gc = collector();
   gc();
   const baseline = process.memoryUsage.rss();
@@ -133,11 +141,11 @@ export async function peakRssGrowth(work: () => Promise<void>): Promise<number> 
   let samples = 0;
   const sample = () => {
     peak = Math.max(peak, process.memoryUsage.rss());
-    gc({ type: ++samples % 50 === 0 ? 'major' : 'minor' });
+    gc({ type: ++samples % 10 === 0 ? 'major' : 'minor' });
   };
   const sampler = setInterval(sample, 10);
   try {
-    await work();
+    await work(sample);
   } finally {
     clearInterval(sampler);
   }
