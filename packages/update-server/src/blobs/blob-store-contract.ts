@@ -38,6 +38,11 @@ export interface BlobStoreHarness {
 
 const MiB = 1024 * 1024;
 
+async function lowerOfTwo(measure: () => Promise<number>, bound: number): Promise<number> {
+  const first = await measure();
+  return first < bound ? first : Math.min(first, await measure());
+}
+
 /**
  * What the server needs from any blob store: one suite, run against the filesystem, PostgreSQL
  * and S3 (blob-store-contract.*.test.ts), so every store keeps the same promises.
@@ -174,7 +179,7 @@ export function blobStoreContract(name: string, open: () => Promise<BlobStoreHar
 
     it('streams a 64 MiB blob in and out without holding it in memory', async () => {
       // A first pass through the same code grows the heap to its working size once (about 30 MiB
-      // here for any store); the measured pass must then stay far below the file's size.
+      // here for any store); the measured passes must then stay far below the file's size.
       const warmUp = generatedStream(16 * MiB);
       const warm = await store.stage(warmUp.stream, { maxBytes: Number.MAX_SAFE_INTEGER });
       await warm.commit();
@@ -182,29 +187,36 @@ export function blobStoreContract(name: string, open: () => Promise<BlobStoreHar
       await store.delete(warm.sha256);
 
       const size = 64 * MiB;
-      let generated: ReturnType<typeof generatedStream> | undefined;
-      let sha256 = '';
-      const growthIn = await peakRssGrowth(async (sample) => {
-        generated = generatedStream(size, { onChunk: sample });
-        const staged = await store.stage(generated.stream, { maxBytes: Number.MAX_SAFE_INTEGER });
-        await staged.commit();
-        sha256 = staged.sha256;
-      });
-      expect(sha256).toBe(generated!.sha256());
-      const cold = await harness.otherInstance();
-      let read: Awaited<ReturnType<typeof hashStream>> | undefined;
-      const growthOut = await peakRssGrowth(async (sample) => {
-        read = await hashStream(cold.read(sha256), sample);
-      });
-      expect(read).toMatchObject({ sha256, size });
-      expect(read!.largestChunk).toBeLessThanOrEqual(Math.max(harness.chunkBytes, MiB));
-      console.info(`${name}: 64 MiB put grew RSS by ${(growthIn / MiB).toFixed(1)} MiB, cold read by ${(growthOut / MiB).toFixed(1)} MiB`);
-      // Streaming stores measure 0-12 MiB here (more on a loaded machine); one that holds the file
-      // whole measures 95-113 MiB. Half the file keeps the verdict clear of the noise.
-      expect(growthIn).toBeLessThan(size / 2);
-      expect(growthOut).toBeLessThan(size / 2);
-      await store.delete(sha256);
-    }, 60_000);
+      // Streaming stores grow resident memory by 0-31 MiB here (chunks in flight, and what the C
+      // allocator keeps); one that holds the file grows it by 95-113 MiB.
+      const bound = 48 * MiB;
+      const written: string[] = [];
+      const putOnce = async () =>
+        peakRssGrowth(async (sample) => {
+          const generated = generatedStream(size, { onChunk: sample });
+          const staged = await store.stage(generated.stream, { maxBytes: Number.MAX_SAFE_INTEGER });
+          await staged.commit();
+          expect(staged.sha256).toBe(generated.sha256());
+          written.push(staged.sha256);
+        });
+      const readOnce = async () => {
+        const cold = await harness.otherInstance();
+        return peakRssGrowth(async (sample) => {
+          const read = await hashStream(cold.read(written[0]!), sample);
+          expect(read).toMatchObject({ sha256: written[0], size });
+          expect(read.largestChunk).toBeLessThanOrEqual(Math.max(harness.chunkBytes, MiB));
+        });
+      };
+      // A loaded machine can starve the threads that free memory, so one reading over the bound is
+      // measured again: holding the file shows in every pass, that noise does not.
+      const growthIn = await lowerOfTwo(putOnce, bound);
+      const growthOut = await lowerOfTwo(readOnce, bound);
+      const mib = (bytes: number) => (bytes / MiB).toFixed(1);
+      console.info(`${name}: 64 MiB put grew RSS by ${mib(growthIn)} MiB, cold read by ${mib(growthOut)} MiB`);
+      expect(growthIn).toBeLessThan(bound);
+      expect(growthOut).toBeLessThan(bound);
+      for (const sha256 of written) await store.delete(sha256);
+    }, 120_000);
 
     it('loses to garbage collection only what no published file references, on every instance', async () => {
       const db = await (harness.registryDb ?? openPglite)();

@@ -127,21 +127,28 @@ function collector(): (options?: { type: 'minor' | 'major' }) => void {
 
 /**
  * Runs `work` while sampling this process's resident memory; returns the highest growth over the
- * baseline taken just before. `work` gets the sampler to call as data flows (once per chunk), and a
- * timer samples every 10 ms too. Garbage is collected before the baseline and at each sample
- * (young objects, ~2 ms; everything every 10th), so the figure is what the work holds, not what
- * the collector has yet to free (35 MiB of that for the filesystem store, uncollected): a timer
- * alone falls behind on a loaded machine.
+ * baseline taken just before. `work` gets the sampler to call as data flows (once per chunk), and
+ * a timer samples every 10 ms too. Garbage is collected before the baseline and at each sample
+ * (young objects, ~2 ms; everything every 10th), so the figure is what the work holds rather than
+ * what the collector has yet to free: left alone, the collector let the filesystem store's 64 MiB
+ * upload grow it by 35 MiB.
  */
 export async function peakRssGrowth(work: (sample: () => void) => Promise<void>): Promise<number> {
   const gc = collector();
+  // V8 frees dead buffers on a background thread; a second full collection waits for the first's.
+  gc();
   gc();
   const baseline = process.memoryUsage.rss();
   let peak = baseline;
   let samples = 0;
   const sample = () => {
     peak = Math.max(peak, process.memoryUsage.rss());
-    gc({ type: ++samples % 10 === 0 ? 'major' : 'minor' });
+    if (++samples % 10 === 0) {
+      gc();
+      gc();
+    } else {
+      gc({ type: 'minor' });
+    }
   };
   const sampler = setInterval(sample, 10);
   try {
