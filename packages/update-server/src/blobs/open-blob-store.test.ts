@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openPglite } from '../db/pglite.js';
+import type { Database } from '../db/database.js';
 import { openBlobStore, parseBlobStore } from './open-blob-store.js';
 
 describe('parseBlobStore', () => {
@@ -25,13 +25,16 @@ describe('parseBlobStore', () => {
 describe('openBlobStore', () => {
   it('refuses the postgres store without a shared PostgreSQL, naming the fix', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'edgeloop-open-'));
-    const db = await openPglite();
+    // The check comes before any use of the database: a stand-in that fails if touched.
+    const untouched = async (): Promise<never> => {
+      throw new Error('the database was used before the blob store setting was checked');
+    };
+    const db: Database = { query: untouched, transaction: untouched, listen: untouched, close: untouched };
     try {
       await expect(openBlobStore({ kind: 'postgres' }, { dataDir: dir, db, sharedDatabase: false, log: () => {} })).rejects.toThrow(
         /set --database-url \/ DATABASE_URL, or use --blob-store fs/,
       );
     } finally {
-      await db.close();
       await rm(dir, { recursive: true, force: true });
     }
   });
