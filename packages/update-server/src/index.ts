@@ -1,8 +1,12 @@
 export { createApp, type AppOptions, type EdgeloopApp, type TelemetryOptions } from './app.js';
 export { startServer, type RunningServer, type ServerOptions } from './server.js';
 export { ServerError, type ErrorBody, type ServerErrorCode } from './errors.js';
-export type { BlobStore, StagedBlob } from './blobs/blob-store.js';
+export type { BlobStore, SharedBlobStore, StagedBlob } from './blobs/blob-store.js';
 export { fsBlobStore } from './blobs/fs-blob-store.js';
+export { postgresBlobs, type PostgresBlobsOptions } from './blobs/postgres-blob-store.js';
+export { cachedBlobStore, type CachedBlobStore, type CachedBlobStoreOptions } from './blobs/cached-blob-store.js';
+// The S3 store is reached through startServer's `blobStore` (or openBlobStore), which loads the AWS SDK only when chosen.
+export { openBlobStore, parseBlobStore, type BlobStoreConfig, type OpenedBlobStore } from './blobs/open-blob-store.js';
 export type { Database, Sql } from './db/database.js';
 export { openPglite } from './db/pglite.js';
 export { Registry, type ModelVersionRecord, type PublishInput } from './registry/registry.js';

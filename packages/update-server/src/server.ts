@@ -3,13 +3,14 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createApp, type EdgeloopApp, type TelemetryOptions } from './app.js';
-import { fsBlobStore } from './blobs/fs-blob-store.js';
+import { openBlobStore, type BlobStoreConfig } from './blobs/open-blob-store.js';
 import { openPglite } from './db/pglite.js';
 import { openPostgres } from './db/postgres.js';
 import { bootstrapToken } from './auth/bootstrap.js';
 import { seedIfEmpty } from './seed.js';
 import { ReportFloor } from './telemetry/report-floor.js';
 import { loadAppSigningKeys, loadSigningKey } from './manifest/signing-key.js';
+import { shareLocalArtifacts } from './registry/share-local-artifacts.js';
 
 export interface ServerOptions {
   /** Where the embedded database and artifacts live. Created when missing. */
@@ -34,6 +35,11 @@ export interface ServerOptions {
   telemetry?: TelemetryOptions;
   /** A PostgreSQL URL: shared state for several instances. Default: PGlite in `<dataDir>/db`. */
   databaseUrl?: string;
+  /**
+   * Where artifact bytes live. Default: `postgres` with `databaseUrl` (every instance serves every
+   * file, hot ones from a cache in `<dataDir>/artifacts`), else `fs` (`<dataDir>/artifacts`).
+   */
+  blobStore?: BlobStoreConfig;
   /** Origins allowed to call the admin API from a browser. Default: none. */
   adminCorsOrigins?: string | string[];
   /** Create an admin token for this app at start and return it as `adminToken` (tests, demos). */
@@ -60,7 +66,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   const db = options.databaseUrl ? await openPostgres(options.databaseUrl, { log }) : await openPglite(join(dataDir, 'db'));
-  const blobs = fsBlobStore(join(dataDir, 'artifacts'));
+  const opened = await openBlobStore(options.blobStore ?? { kind: options.databaseUrl ? 'postgres' : 'fs' }, {
+    dataDir,
+    db,
+    sharedDatabase: options.databaseUrl !== undefined,
+    log: (message, error) => log(`${message} ${error instanceof Error ? error.message : String(error ?? '')}`),
+  }).catch(async (error: unknown) => {
+    await db.close();
+    throw error;
+  });
+  const blobs = opened.store;
+  log(`artifacts: ${opened.description}`);
+  if (options.databaseUrl && !opened.cached) {
+    log(`artifacts are on this instance's disk only: other instances on this database answer 404 for them unless the directory is shared; use --blob-store postgres or s3://…`);
+  }
+  if (opened.cached) await shareLocalArtifacts(db, opened.cached, log);
   const { signer, created } = await loadSigningKey({
     dataDir,
     ...(options.signingKeyPem !== undefined && { privateKeyPem: options.signingKeyPem }),
@@ -109,6 +129,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if ('closeAllConnections' in server) server.closeAllConnections();
       });
       await edgeloop.close();
+      await opened.close();
       await db.close();
     },
   };

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -20,6 +21,12 @@ export function fsBlobStore(root: string): BlobStore {
       const tmpPath = join(tmpDir, `upload-${randomUUID()}`);
       const hash = createHash('sha256');
       const out = createWriteStream(tmpPath);
+      // Without a listener, a failed write (disk full), or one cut short by destroy() below when the
+      // body fails midway, is an uncaught exception: keep it and fail the upload with it.
+      let writeError: Error | undefined;
+      out.on('error', (error) => {
+        writeError ??= error;
+      });
       let size = 0;
       try {
         const reader = body.getReader();
@@ -35,7 +42,8 @@ export function fsBlobStore(root: string): BlobStore {
             );
           }
           hash.update(value);
-          if (!out.write(value)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+          if (writeError) throw writeError;
+          if (!out.write(value)) await once(out, 'drain');
         }
         await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
         const handle = await open(tmpPath, 'r');
@@ -51,6 +59,7 @@ export function fsBlobStore(root: string): BlobStore {
         sha256,
         size,
         bytes: async () => new Uint8Array(await readFile(tmpPath)),
+        stream: () => Readable.toWeb(createReadStream(tmpPath)) as ReadableStream<Uint8Array>,
         async commit() {
           const finalPath = pathOf(sha256);
           await mkdir(dirname(finalPath), { recursive: true });

@@ -8,6 +8,7 @@ import { openPglite } from '../db/pglite.js';
 import { openPostgres } from '../db/postgres.js';
 import { startServer } from '../server.js';
 import { ServerError } from '../errors.js';
+import { blobStoreFromFlags } from './blob-store-flags.js';
 import { CliError, EXIT, exitFor } from './client.js';
 import { publishCommand, rolloutCommand, tokenCommand, type Io } from './commands.js';
 
@@ -15,6 +16,7 @@ export const USAGE = `usage: edgeloop <command> [options]
 
   serve [--data-dir DIR] [--host HOST] [--port PORT] [--no-seed] [--database-url URL]
         [--telemetry-demo --min-reports N]   a local demo: telemetry shown from N < 20 reports (loopback only)
+        [--blob-store fs|postgres|s3://BUCKET/PREFIX] [--blob-cache-max-bytes SIZE]
   token bootstrap --app APP [--data-dir DIR | --database-url URL]   first admin token, straight in the database
   token create --app APP --scopes read,publish,rollout,admin [--name N] [--expires-in-days D]
   token list --app APP
@@ -29,12 +31,15 @@ export const USAGE = `usage: edgeloop <command> [options]
   rollout status --app APP [ROLLOUT_ID]
 
 API commands take --server URL (env EDGELOOP_SERVER, default http://127.0.0.1:8787/) and
---token TOKEN (env EDGELOOP_TOKEN). Environment: EDGELOOP_DATA_DIR, DATABASE_URL, HOST, PORT.
+--token TOKEN (env EDGELOOP_TOKEN). Environment: EDGELOOP_DATA_DIR, DATABASE_URL, HOST, PORT,
+EDGELOOP_BLOB_STORE, EDGELOOP_BLOB_CACHE_MAX_BYTES (S3: the AWS SDK's AWS_* variables).
 Exit codes: 0 ok, 1 failed, 2 usage or invalid input, 3 not authorised, 4 not found, 5 conflict, 6 upload refused.`;
 
 const OPTIONS = {
   'data-dir': { type: 'string' },
   'database-url': { type: 'string' },
+  'blob-store': { type: 'string' },
+  'blob-cache-max-bytes': { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
   'no-seed': { type: 'boolean' },
@@ -148,6 +153,7 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
   const minText = flags['min-reports'] as string | undefined;
   const minReports = minText === undefined ? undefined : Number(minText);
   if (minReports !== undefined && (!Number.isInteger(minReports) || minReports < 1)) throw new CliError(`--min-reports must be an integer ≥ 1, got "${minText}"`, EXIT.usage);
+  const blobStore = blobStoreFromFlags(flags, io.env, databaseUrl);
   const server = await startServer({
     dataDir: dataDirOf(flags, io),
     host: (flags.host as string | undefined) ?? io.env.HOST ?? '127.0.0.1',
@@ -155,6 +161,7 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
     seed: flags['no-seed'] !== true,
     telemetry: { ...(minReports !== undefined && { minReports }), ...(flags['telemetry-demo'] === true && { demo: true }) },
     ...(databaseUrl && { databaseUrl }),
+    blobStore,
     // A PKCS#8 PEM Ed25519 key from the environment overrides the one kept in the data directory.
     ...(io.env.EDGELOOP_SIGNING_KEY !== undefined && { signingKeyPem: io.env.EDGELOOP_SIGNING_KEY }),
   });

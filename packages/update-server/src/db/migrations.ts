@@ -1,4 +1,5 @@
 import type { Database } from './database.js';
+import { blobStoreMigration } from './migration-blob-store.js';
 import { registryMigration } from './migration-registry.js';
 import { telemetryMigration } from './migration-telemetry.js';
 import { releasesMigration } from './migration-releases.js';
@@ -77,6 +78,7 @@ export const migrations: ReadonlyArray<Migration> = [
   registryMigration,
   telemetryMigration,
   releasesMigration,
+  blobStoreMigration,
 ];
 
 export async function migrate(database: Database): Promise<void> {
