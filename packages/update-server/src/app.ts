@@ -13,6 +13,8 @@ import { ephemeralSigner, type ManifestSigner } from './manifest/signing-key.js'
 import { ProfileStore } from './profiles/profile-store.js';
 import { CHANGES_CHANNEL } from './registry/changes.js';
 import { Registry } from './registry/registry.js';
+import { evaluateGates } from './rollouts/gate/gate-job.js';
+import { sharedOutputFeatures } from './rollouts/gate/shared-profile.js';
 import { RolloutService } from './rollouts/rollout-service.js';
 import { adminApi } from './routes/admin/index.js';
 import { deviceRoutes } from './routes/device.js';
@@ -34,6 +36,9 @@ export interface TelemetryOptions extends TelemetryIngestOptions {
   /** A local demo: allows `minReports` below 20 on a loopback host; every telemetry answer then says `demo: true`. */
   demo?: boolean;
 }
+
+/** The name of the rollout gate's job (`edgeloop.jobs.run(ROLLOUT_GATE_JOB)` in tests and simulations). */
+export const ROLLOUT_GATE_JOB = 'rollouts.gate';
 
 export interface AppOptions {
   db: Database;
@@ -119,7 +124,13 @@ export function createApp(options: AppOptions): EdgeloopApp {
     now,
     telemetryConfig: async (app) => (await configs.ensure(app)).config,
   });
-  const rollouts = new RolloutService({ db: options.db, onChange: changed });
+  const rollouts = new RolloutService({
+    db: options.db,
+    onChange: changed,
+    now,
+    floor: () => floor.minReports,
+    outputFeatures: sharedOutputFeatures,
+  });
   const tokens = new TokenStore(options.db);
   admission = new AdmissionViews({ db: options.db, configs });
   const windows = new WindowStore(options.db, { now });
@@ -128,6 +139,8 @@ export function createApp(options: AppOptions): EdgeloopApp {
   const jobs = new Jobs({ now, log, ...(options.jobs?.timers !== undefined && { timers: options.jobs.timers }) });
   jobs.add({ name: 'rollouts.advance', everyMs: options.jobs?.rolloutTickMs ?? 15_000, run: (at) => rollouts.tick(at) });
   for (const job of telemetryJobs({ db: options.db, configs, windows, floor })) jobs.add(job);
+  // The rollout gate looks after every closed telemetry window (releases are made within a minute of closing).
+  jobs.add({ name: ROLLOUT_GATE_JOB, everyMs: 60_000, run: (at) => evaluateGates({ db: options.db, rollouts }, at) });
   // Changes committed by any instance (this one too) arrive here after commit: LISTEN/NOTIFY.
   const listening = options.db.listen(CHANGES_CHANNEL, (app) => {
     // After a lost connection any app may have changed: rebuild everything cached on next use.

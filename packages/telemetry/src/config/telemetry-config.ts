@@ -101,10 +101,10 @@ export const telemetryConfigSchema = z.strictObject({
 
 /** Default ε per health field (per entry, before the split over a report's entries): 3 in all. */
 export const DEFAULT_HEALTH_EPSILON: Readonly<Record<HealthField, number>> = Object.freeze({
-  errored: 2,
+  errored: 1.9,
   errorKind: 0.02,
   latencyP50: 0.05,
-  latencyP95: 0.73,
+  latencyP95: 0.83,
   reverted: 0.09,
   fellBack: 0.09,
   inferences: 0.02,

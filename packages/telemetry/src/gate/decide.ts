@@ -250,7 +250,7 @@ function tol(spec: GateMetricPolicy, tolerance: number): string {
   return signed(tolerance);
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+const pct = (x: number) => `${x < 0 ? '−' : ''}${Math.abs(100 * x).toFixed(1)} %`;
 const points = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)} points`;
 const ms = (x: number) => `${Number(x.toPrecision(3))} ms`;
 const sig = (x: number) => Number(x.toPrecision(3)).toString();

@@ -94,7 +94,7 @@ export type GatePolicyInput = z.input<typeof gatePolicySchema>;
 export function defaultGateMetrics(outputFeatures: readonly string[] = []): GateMetricPolicy[] {
   return [
     { metric: 'errors', per: 'all', worse: 'higher', tolerance: { relative: 0.04, absolute: 0.005 } },
-    { metric: 'latencyP95', per: 'backend', worse: 'higher', tolerance: { relative: 0.05 } },
+    { metric: 'latencyP95', per: 'backend', worse: 'higher', tolerance: { relative: 0.04 } },
     { metric: 'reverts', per: 'all', worse: 'higher', tolerance: { absolute: 0.2 } },
     { metric: 'fallbacks', per: 'all', worse: 'higher', tolerance: { absolute: 0.2 } },
     ...outputFeatures.map((f): GateMetricPolicy => ({ metric: `output:${f}`, per: 'all', worse: 'either', tolerance: { absolute: 0.05 } })),

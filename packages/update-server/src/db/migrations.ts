@@ -1,5 +1,6 @@
 import type { Database } from './database.js';
 import { blobStoreMigration } from './migration-blob-store.js';
+import { gateMigration } from './migration-gate.js';
 import { registryMigration } from './migration-registry.js';
 import { telemetryMigration } from './migration-telemetry.js';
 import { releasesMigration } from './migration-releases.js';
@@ -78,6 +79,7 @@ export const migrations: ReadonlyArray<Migration> = [
   registryMigration,
   telemetryMigration,
   releasesMigration,
+  gateMigration,
   blobStoreMigration,
 ];
 

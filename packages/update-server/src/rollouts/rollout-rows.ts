@@ -1,4 +1,5 @@
 import type { Condition, VariantRule } from '@edgeloop/protocol';
+import type { GatePolicy } from '@edgeloop/telemetry';
 import type { Channel, Rollout, RolloutState, Step } from './schemas.js';
 
 export interface RolloutRow {
@@ -14,6 +15,8 @@ export interface RolloutRow {
   percentage: number;
   state: RolloutState;
   audience: Condition[] | null;
+  /** The gate policy; null when the rollout has no gate (steps advance on their timer or by hand). */
+  gate: GatePolicy | null;
   step_started_at: Date;
   created_at: Date;
   updated_at: Date;
@@ -28,10 +31,10 @@ export interface ChannelRow {
   updated_at: Date;
 }
 
-/** When the scheduler will advance a running rollout, or null when it waits for a person. */
+/** When the scheduler will advance a running rollout, or null when it waits for a person (or its gate decides). */
 export function nextStepAt(row: RolloutRow): Date | null {
   const hold = row.steps[row.step_index]?.holdMinutes;
-  if (row.state !== 'running' || hold === undefined) return null;
+  if (row.state !== 'running' || hold === undefined || row.gate !== null) return null;
   return new Date(row.step_started_at.getTime() + hold * 60_000);
 }
 
@@ -50,6 +53,7 @@ export function toRollout(row: RolloutRow): Rollout {
     percentage: Number(row.percentage),
     state: row.state,
     audience: row.audience,
+    gate: row.gate === null ? null : { ...row.gate },
     stepStartedAt: row.step_started_at.toISOString(),
     nextStepAt: next ? next.toISOString() : null,
     createdAt: row.created_at.toISOString(),

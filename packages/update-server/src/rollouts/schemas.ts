@@ -15,6 +15,14 @@ export const startRolloutSchema = z
     toVersion: versionLabelSchema,
     steps: z.array(stepSchema).min(1).max(20),
     audience: z.array(conditionSchema).min(1).max(32).optional(),
+    /**
+     * The gate policy (docs/rollouts.md#the-rollout-gate): omitted, the default policy; `false`, no
+     * gate (steps advance on their `holdMinutes` or by hand). Checked in full when the rollout starts.
+     */
+    gate: z
+      .union([z.record(z.string(), z.unknown()), z.literal(false)])
+      .optional()
+      .openapi({ description: 'Gate policy: metrics, tolerances, alpha, minReportsPerArm, minHoldWindows, maxStepHours, sampleRatioAlpha, marginReferencePercent; false for no gate' }),
   })
   .refine((body) => body.steps.every((step, i) => i === 0 || step.percentage > body.steps[i - 1]!.percentage), {
     message: 'percentages must increase from step to step, e.g. 1, 5, 25, 50, 100',
@@ -45,6 +53,8 @@ export const rolloutSchema = z.object({
   percentage: z.number(),
   state: rolloutStateSchema,
   audience: z.array(conditionSchema).nullable(),
+  /** The gate policy with its defaults filled in; null when the rollout has no gate. */
+  gate: z.record(z.string(), z.unknown()).nullable(),
   stepStartedAt: z.string(),
   nextStepAt: z.string().nullable(),
   createdAt: z.string(),

@@ -40,6 +40,28 @@ const getRollout = createRoute({
   responses: { 200: json(rolloutSchema, 'The rollout'), ...errorResponses },
 });
 
+const decisionSchema = z.object({
+  rolloutId: z.string(),
+  windowEnd: z.string().openapi({ description: 'End of the closed telemetry window the decision was taken at' }),
+  stepIndex: z.number(),
+  outcome: z.enum(['promote', 'hold', 'pause', 'rollback']),
+  rule: z.string().openapi({ description: 'The rule that fired: insufficient_reports, sample_ratio, regression, non_inferior, min_hold, inconclusive, max_duration' }),
+  reason: z.string().openapi({ description: 'The decision in words' }),
+  applied: z.boolean().openapi({ description: 'Whether the gate acted on it (false for a hold, or when a person changed the rollout first)' }),
+  decidedAt: z.string(),
+  comparisons: z.array(z.record(z.string(), z.unknown())).openapi({
+    description: 'Per metric (over all backends, or on one backend): each arm’s estimate and reports, candidate − control with its always-valid interval, the tolerance and the step’s margin, the statistic, the verdict',
+  }),
+  sampleRatio: z.record(z.string(), z.unknown()).nullable().openapi({ description: 'The candidate’s share of the step’s reports against the step’s percentage' }),
+  reports: z.object({ candidate: z.number().optional(), control: z.number().optional() }).openapi({ description: 'Reports per arm, shown only at or above the floor' }),
+});
+const listDecisions = createRoute({
+  method: 'get', path: '/apps/{app}/rollouts/{id}/decisions', summary: 'The rollout gate’s decisions, newest first, with their inputs', security,
+  middleware: [requireScope('read')] as const,
+  request: { params: idParams, query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() }) },
+  responses: { 200: json(z.object({ decisions: z.array(decisionSchema) }), 'Decisions'), ...errorResponses },
+});
+
 const ACTIONS: RolloutAction[] = ['advance', 'pause', 'resume', 'abort', 'rollback'];
 const actionRoute = (action: RolloutAction) =>
   createRoute({
@@ -69,6 +91,11 @@ export function rolloutRoutes(api: OpenAPIHono<AuthEnv>, rollouts: RolloutServic
   api.openapi(getRollout, async (c) => {
     const { app, id } = c.req.valid('param');
     return c.json(await rollouts.get(app, id), 200);
+  });
+  api.openapi(listDecisions, async (c) => {
+    const { app, id } = c.req.valid('param');
+    const decisions = await rollouts.decisions(app, id, c.req.valid('query').limit);
+    return c.json({ decisions: decisions as unknown as Array<z.infer<typeof decisionSchema>> }, 200);
   });
   for (const action of ACTIONS) {
     api.openapi(actionRoute(action), async (c) => {
