@@ -153,6 +153,7 @@ export function createApp(options: AppOptions): EdgeloopApp {
     manifests,
     ready,
     async close() {
+      manifests.close();
       await ingest.drain();
       await (await listening)();
     },
