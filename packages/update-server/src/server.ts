@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createApp, type EdgeloopApp } from './app.js';
 import { fsBlobStore } from './blobs/fs-blob-store.js';
+import { sweepStaging } from './blobs/fs-staging.js';
 import { openPglite } from './db/pglite.js';
 import { openPostgres } from './db/postgres.js';
 import { bootstrapToken } from './auth/bootstrap.js';
@@ -54,7 +55,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   const db = options.databaseUrl ? await openPostgres(options.databaseUrl, { log }) : await openPglite(join(dataDir, 'db'));
-  const blobs = fsBlobStore(join(dataDir, 'artifacts'));
+  const artifactsDir = join(dataDir, 'artifacts');
+  const blobs = fsBlobStore(artifactsDir);
+  // Partial uploads of a server that was killed, or of a disk that filled up, are never finished.
+  const swept = await sweepStaging(artifactsDir);
+  if (swept > 0) log(`removed ${swept} partial upload${swept === 1 ? '' : 's'} left in ${join(artifactsDir, 'tmp')}`);
   const { signer, created } = await loadSigningKey({
     dataDir,
     ...(options.signingKeyPem !== undefined && { privateKeyPem: options.signingKeyPem }),
