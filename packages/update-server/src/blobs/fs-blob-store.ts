@@ -113,7 +113,7 @@ export function fsBlobStore(root: string): BlobStore {
  * the request (a dropped connection, a body shorter than its Content-Length): a 400, not a fault
  * of this server, and nobody is left to read the answer.
  */
-async function readChunk(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<ReadableStreamReadResult<Uint8Array>> {
+async function readChunk(reader: ReadableStreamDefaultReader<Uint8Array>): ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]> {
   try {
     return await reader.read();
   } catch (error) {
