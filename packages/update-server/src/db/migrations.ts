@@ -1,4 +1,5 @@
 import type { Database } from './database.js';
+import { auditTruncateMigration } from './migration-audit.js';
 import { registryMigration } from './migration-registry.js';
 import { telemetryMigration } from './migration-telemetry.js';
 
@@ -75,6 +76,8 @@ export const migrations: ReadonlyArray<Migration> = [
   },
   registryMigration,
   telemetryMigration,
+  // Ids 5–9 belong to other branches; list order is application order, ids only have to be unique.
+  auditTruncateMigration,
 ];
 
 export async function migrate(database: Database): Promise<void> {
