@@ -8,6 +8,7 @@ import { sweepStaging } from './blobs/fs-staging.js';
 import { openPglite } from './db/pglite.js';
 import { openPostgres } from './db/postgres.js';
 import { bootstrapToken } from './auth/bootstrap.js';
+import { gracefulClose } from './http/graceful-close.js';
 import { seedIfEmpty } from './seed.js';
 import { loadSigningKey } from './manifest/signing-key.js';
 
@@ -37,6 +38,11 @@ export interface ServerOptions {
   issueAdminTokenFor?: string;
   /** How often due rollout steps are advanced. Default 15 s. */
   rolloutTickMs?: number;
+  /**
+   * How long `close()` lets requests in flight (downloads, uploads) finish before cutting them.
+   * Default 25 s: under Kubernetes' default 30 s grace period, with time left to close the database.
+   */
+  drainTimeoutMs?: number;
 }
 
 export interface RunningServer extends EdgeloopApp {
@@ -46,6 +52,10 @@ export interface RunningServer extends EdgeloopApp {
   url: string;
   /** Set when `issueAdminTokenFor` was given: an admin token for that app. */
   adminToken?: string;
+  /**
+   * Stops accepting connections, lets requests in flight finish (at most `drainTimeoutMs`), then
+   * stops the background work and closes the database. Safe to call more than once.
+   */
   close(): Promise<void>;
 }
 
@@ -89,22 +99,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const s = serve({ fetch: edgeloop.app.fetch, hostname: host, port: options.port ?? 8787 }, () => resolveServer(s));
     s.once('error', reject);
   });
+  const requests = gracefulClose(server);
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+  const drainTimeoutMs = options.drainTimeoutMs ?? 25_000;
+  let closing: Promise<void> | undefined;
   return {
     ...edgeloop,
     publicKey: signer.key.publicKey,
     url,
     ...(adminToken !== undefined && { adminToken }),
-    async close() {
-      clearInterval(tick);
-      await new Promise<void>((resolveClose) => {
-        server.close(() => resolveClose());
-        // Keep-alive sockets would hold close() open; nothing of ours is mid-write at this point.
-        if ('closeAllConnections' in server) server.closeAllConnections();
-      });
-      await edgeloop.close();
-      await db.close();
+    close() {
+      closing ??= (async () => {
+        clearInterval(tick);
+        if (requests.inFlight > 0) log(`draining ${requests.inFlight} request(s) in flight, for at most ${Math.round(drainTimeoutMs / 1000)} s`);
+        const { cut } = await requests.drain(drainTimeoutMs);
+        if (cut > 0) log(`cut ${cut} request(s) still running after ${Math.round(drainTimeoutMs / 1000)} s`);
+        await edgeloop.close(); // telemetry accepted before the close is written
+        await db.close();
+      })();
+      return closing;
     },
   };
 }

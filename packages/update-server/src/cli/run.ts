@@ -12,7 +12,7 @@ import { publishCommand, rolloutCommand, tokenCommand, type Io } from './command
 
 export const USAGE = `usage: edgeloop <command> [options]
 
-  serve [--data-dir DIR] [--host HOST] [--port PORT] [--no-seed] [--database-url URL]
+  serve [--data-dir DIR] [--host HOST] [--port PORT] [--no-seed] [--database-url URL] [--drain-timeout SECONDS]
   token bootstrap --app APP [--data-dir DIR | --database-url URL]   first admin token, straight in the database
   token create --app APP --scopes read,publish,rollout,admin [--name N] [--expires-in-days D]
   token list --app APP
@@ -25,7 +25,9 @@ export const USAGE = `usage: edgeloop <command> [options]
   rollout status --app APP [ROLLOUT_ID]
 
 API commands take --server URL (env EDGELOOP_SERVER, default http://127.0.0.1:8787/) and
---token TOKEN (env EDGELOOP_TOKEN). Environment: EDGELOOP_DATA_DIR, DATABASE_URL, HOST, PORT.
+--token TOKEN (env EDGELOOP_TOKEN). Environment: EDGELOOP_DATA_DIR, DATABASE_URL, HOST, PORT, EDGELOOP_DRAIN_TIMEOUT.
+serve stops on SIGTERM or SIGINT: it stops accepting, lets requests in flight finish (default 25 s), then exits 0;
+a second signal exits at once (1).
 Exit codes: 0 ok, 1 failed, 2 usage or invalid input, 3 not authorised, 4 not found, 5 conflict, 6 upload refused.`;
 
 const OPTIONS = {
@@ -34,6 +36,7 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   'no-seed': { type: 'boolean' },
+  'drain-timeout': { type: 'string' },
   server: { type: 'string' },
   token: { type: 'string' },
   app: { type: 'string' },
@@ -125,7 +128,11 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be an integer 0–65535, got "${portText}"`, EXIT.usage);
   const databaseUrl = (flags['database-url'] as string | undefined) ?? io.env.DATABASE_URL;
+  const drainText = (flags['drain-timeout'] as string | undefined) ?? io.env.EDGELOOP_DRAIN_TIMEOUT ?? '25';
+  const drainSeconds = Number(drainText);
+  if (!Number.isFinite(drainSeconds) || drainSeconds < 0) throw new CliError(`--drain-timeout must be a number of seconds ≥ 0, got "${drainText}"`, EXIT.usage);
   const server = await startServer({
+    drainTimeoutMs: drainSeconds * 1000,
     dataDir: dataDirOf(flags, io),
     host: (flags.host as string | undefined) ?? io.env.HOST ?? '127.0.0.1',
     port,
@@ -135,8 +142,25 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
     ...(io.env.EDGELOOP_SIGNING_KEY !== undefined && { signingKeyPem: io.env.EDGELOOP_SIGNING_KEY }),
   });
   io.out(`edgeloop update server listening on ${server.url}`);
-  const stop = () => void server.close().then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // First signal: drain and exit 0 (what systemd and Kubernetes send before they give up and
+  // SIGKILL). A second one, e.g. Ctrl-C again, exits at once.
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      io.out(`${signal} again: exiting without waiting for requests in flight`);
+      process.exit(1);
+    }
+    stopping = true;
+    io.out(`${signal}: no longer accepting connections; finishing requests in flight (at most ${drainSeconds} s)`);
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        io.out(`closing failed: ${error instanceof Error ? error.message : String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   return -1;
 }
