@@ -5,8 +5,6 @@ import { join, resolve } from 'node:path';
 import { createApp, type EdgeloopApp } from './app.js';
 import { fsBlobStore } from './blobs/fs-blob-store.js';
 import { sweepStaging } from './blobs/fs-staging.js';
-import { openPglite } from './db/pglite.js';
-import { openPostgres } from './db/postgres.js';
 import { bootstrapToken } from './auth/bootstrap.js';
 import { gracefulClose } from './http/graceful-close.js';
 import { seedIfEmpty } from './seed.js';
@@ -64,7 +62,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const log = options.log ?? ((message: string) => console.log(message));
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
-  const db = options.databaseUrl ? await openPostgres(options.databaseUrl, { log }) : await openPglite(join(dataDir, 'db'));
+  // Only the driver in use is loaded: PGlite's JS and WASM are not needed next to PostgreSQL.
+  const db = options.databaseUrl
+    ? await (await import('./db/postgres.js')).openPostgres(options.databaseUrl, { log })
+    : await (await import('./db/pglite.js')).openPglite(join(dataDir, 'db'), { log });
   const artifactsDir = join(dataDir, 'artifacts');
   const blobs = fsBlobStore(artifactsDir);
   // Partial uploads of a server that was killed, or of a disk that filled up, are never finished.

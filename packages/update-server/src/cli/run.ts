@@ -4,8 +4,6 @@ import { parseArgs } from 'node:util';
 import { bootstrapToken } from '../auth/bootstrap.js';
 import { loadSigningKey, rotateSigningKey } from '../manifest/signing-key.js';
 import { scopeSchema } from '../auth/scopes.js';
-import { openPglite } from '../db/pglite.js';
-import { openPostgres } from '../db/postgres.js';
 import { startServer } from '../server.js';
 import { CliError, EXIT } from './client.js';
 import { publishCommand, rolloutCommand, tokenCommand, type Io } from './commands.js';
@@ -87,7 +85,7 @@ async function bootstrap(flags: Record<string, unknown>, io: Io): Promise<number
   if (!app) throw new CliError('missing --app', EXIT.usage);
   const url = (flags['database-url'] as string | undefined) ?? io.env.DATABASE_URL;
   if (!url) await mkdir(dataDirOf(flags, io), { recursive: true });
-  const db = url ? await openPostgres(url) : await openPglite(join(dataDirOf(flags, io), 'db'));
+  const db = url ? await (await import('../db/postgres.js')).openPostgres(url) : await (await import('../db/pglite.js')).openPglite(join(dataDirOf(flags, io), 'db'));
   try {
     const scopes = scopeSchema.array().parse(((flags.scopes as string | undefined) ?? 'admin').split(','));
     const { token, info } = await bootstrapToken(db, { app, scopes, name: (flags.name as string | undefined) ?? 'bootstrap admin' });

@@ -62,7 +62,7 @@ export async function createFromTemplate(directory: string): Promise<void> {
   const staging = join(parent, `${prefix}${randomUUID()}`);
   await mkdir(staging, { mode: 0o700 });
   try {
-    await tar.x({ file: TEMPLATE_FILE, cwd: staging, strict: true });
+    tar.x({ file: TEMPLATE_FILE, cwd: staging, strict: true, sync: true }); // ~1,000 files: sync is about twice as fast
     await rm(directory, { recursive: false, force: true }).catch((error: NodeJS.ErrnoException) => {
       // rm without recursive refuses a directory: an empty one is removed with rmdir semantics below.
       if (error.code !== 'ERR_FS_EISDIR' && error.code !== 'EISDIR') throw error;
