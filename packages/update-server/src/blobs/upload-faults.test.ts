@@ -10,6 +10,8 @@ import { startServer, type RunningServer } from '../server.js';
 import { sileroV5 } from '../test-support.js';
 import { rawRequest } from '../testing/raw-http.js';
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Uploads over real HTTP on loopback, with the faults a busy server meets: full disks, dropped clients, oversized bodies. */
 describe('uploads under faults', () => {
   let dir: string;
@@ -71,6 +73,29 @@ describe('uploads under faults', () => {
     );
     expect(results.every((r) => r.status === undefined)).toBe(true); // nobody got an answer: they hung up
     await expect.poll(staged, { timeout: 5_000 }).toEqual([]);
+    expect(await alive()).toBe(200);
+    expect(logged.filter((line) => /unhandled|error/i.test(line))).toEqual([]);
+    expect(crashes).toEqual([]);
+  });
+
+  it('survives clients that hang up mid-body on every route that reads one, logging no error', async () => {
+    logged.length = 0;
+    const json = { 'Content-Type': 'application/json' };
+    const targets: Array<[URL, Record<string, string>]> = [
+      [new URL('v1/apps/demo/telemetry', server.url), json],
+      [new URL('v1/admin/apps/demo/tokens', server.url), { ...json, Authorization: `Bearer ${server.adminToken}` }],
+      [new URL('v1/admin/apps/demo/rollouts', server.url), { ...json, Authorization: `Bearer ${server.adminToken}` }],
+      [new URL('v1/admin/apps/demo/models/vad/versions/1.0.0/profile', server.url), { ...json, Authorization: `Bearer ${server.adminToken}` }],
+      [publishUrl('4.0.0'), headers()],
+    ];
+    await Promise.all(
+      targets.flatMap(([url, hdrs]) =>
+        [true, false].map((declareLength) =>
+          rawRequest(url, { method: url.pathname.endsWith('/profile') ? 'PUT' : 'POST', bytes: 40 * 1024, abortAfter: 1000, declareLength, headers: hdrs, chunkBytes: 500 }),
+        ),
+      ),
+    );
+    await sleep(500); // the server notices the hang-ups
     expect(await alive()).toBe(200);
     expect(logged.filter((line) => /unhandled|error/i.test(line))).toEqual([]);
     expect(crashes).toEqual([]);
