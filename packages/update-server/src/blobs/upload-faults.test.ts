@@ -74,7 +74,7 @@ describe('uploads under faults', () => {
     expect(results.every((r) => r.status === undefined)).toBe(true); // nobody got an answer: they hung up
     await expect.poll(staged, { timeout: 5_000 }).toEqual([]);
     expect(await alive()).toBe(200);
-    expect(logged.filter((line) => /unhandled|error/i.test(line))).toEqual([]);
+    expect(logged).toEqual([]); // a client hanging up is nothing to report
     expect(crashes).toEqual([]);
   });
 
@@ -97,7 +97,7 @@ describe('uploads under faults', () => {
     );
     await sleep(500); // the server notices the hang-ups
     expect(await alive()).toBe(200);
-    expect(logged.filter((line) => /unhandled|error/i.test(line))).toEqual([]);
+    expect(logged).toEqual([]); // a client hanging up is nothing to report
     expect(crashes).toEqual([]);
   });
 
