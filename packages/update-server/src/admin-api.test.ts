@@ -140,6 +140,11 @@ describe('admin API: tokens, scopes, audit, uploads', () => {
     expect(doc.paths['/apps/{app}/rollouts'].post.requestBody.content['application/json'].schema).toBeDefined();
     const page = await server.app.request('/v1/admin/reference');
     expect(page.status).toBe(200);
-    expect(await page.text()).toMatch(/openapi\.json/);
+    const html = await page.text();
+    // Every script and style the page names is served here (e2e/api-reference.browser.test.ts renders it).
+    const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(assets).toEqual(['reference/swagger-ui.css', 'reference/swagger-ui-bundle.js', 'reference/start.js']);
+    for (const asset of assets) expect((await server.app.request(`/v1/admin/${asset}`)).status).toBe(200);
+    expect(await (await server.app.request('/v1/admin/reference/start.js')).text()).toMatch(/openapi\.json/);
   });
 });

@@ -1,11 +1,12 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
-import { requestId } from 'hono/request-id';
 import { TokenStore } from './auth/tokens.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import { RESYNC, type Database } from './db/database.js';
+import { adminBodyLimit } from './http/admin-body-limit.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { Jobs, type Timers } from './jobs/jobs.js';
+import { serverRequestId } from './http/request-id.js';
 import { keysRoute } from './manifest/keys-route.js';
 import { manifestHandler } from './manifest/manifest-route.js';
 import { ManifestCache } from './manifest/manifest-cache.js';
@@ -188,7 +189,8 @@ export function createApp(options: AppOptions): EdgeloopApp {
       }),
     );
   }
-  app.use('/v1/admin/*', requestId());
+  app.use('/v1/admin/*', serverRequestId());
+  app.use('/v1/admin/*', adminBodyLimit());
   app.use('/v1/keys', cors({ origin: options.corsOrigins ?? '*' }));
   app.use('/v1/apps/:app/keys', cors({ origin: options.corsOrigins ?? '*' }));
   app.route('/v1', keysRoute({ default: signer, forApp: (name) => manifests.signerFor(name) }));
@@ -217,6 +219,7 @@ export function createApp(options: AppOptions): EdgeloopApp {
     ready,
     async close() {
       await jobs.stop();
+      manifests.close();
       await ingest.drain();
       await (await listening)();
     },

@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createApp, type EdgeloopApp, type TelemetryOptions } from './app.js';
 import { openBlobStore, type BlobStoreConfig } from './blobs/open-blob-store.js';
-import { openPglite } from './db/pglite.js';
-import { openPostgres } from './db/postgres.js';
+import { sweepStaging } from './blobs/fs-staging.js';
 import { bootstrapToken } from './auth/bootstrap.js';
+import { gracefulClose } from './http/graceful-close.js';
 import { seedIfEmpty } from './seed.js';
 import { ReportFloor } from './telemetry/report-floor.js';
 import { loadAppSigningKeys, loadSigningKey } from './manifest/signing-key.js';
@@ -46,6 +46,11 @@ export interface ServerOptions {
   issueAdminTokenFor?: string;
   /** How often due rollout steps are advanced. Default 15 s. */
   rolloutTickMs?: number;
+  /**
+   * How long `close()` lets requests in flight (downloads, uploads) finish before cutting them.
+   * Default 25 s: under Kubernetes' default 30 s grace period, with time left to close the database.
+   */
+  drainTimeoutMs?: number;
 }
 
 export interface RunningServer extends EdgeloopApp {
@@ -55,6 +60,10 @@ export interface RunningServer extends EdgeloopApp {
   url: string;
   /** Set when `issueAdminTokenFor` was given: an admin token for that app. */
   adminToken?: string;
+  /**
+   * Stops accepting connections, lets requests in flight finish (at most `drainTimeoutMs`), then
+   * stops the background work and closes the database. Safe to call more than once.
+   */
   close(): Promise<void>;
 }
 
@@ -65,7 +74,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   new ReportFloor({ ...options.telemetry, host: options.host ?? '127.0.0.1' });
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
-  const db = options.databaseUrl ? await openPostgres(options.databaseUrl, { log }) : await openPglite(join(dataDir, 'db'));
+  // Only the driver in use is loaded: PGlite's JS and WASM are not needed next to PostgreSQL.
+  const db = options.databaseUrl
+    ? await (await import('./db/postgres.js')).openPostgres(options.databaseUrl, { log })
+    : await (await import('./db/pglite.js')).openPglite(join(dataDir, 'db'), { log });
+  // Partial uploads of a server that was killed, or of a disk that filled up, are never finished.
+  const artifactsDir = join(dataDir, 'artifacts');
+  const swept = await sweepStaging(artifactsDir);
+  if (swept > 0) log(`removed ${swept} partial upload${swept === 1 ? '' : 's'} left in ${join(artifactsDir, 'tmp')}`);
   const opened = await openBlobStore(options.blobStore ?? { kind: options.databaseUrl ? 'postgres' : 'fs' }, {
     dataDir,
     db,
@@ -115,22 +131,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const s = serve({ fetch: edgeloop.app.fetch, hostname: host, port: options.port ?? 8787 }, () => resolveServer(s));
     s.once('error', reject);
   });
+  const requests = gracefulClose(server);
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+  const drainTimeoutMs = options.drainTimeoutMs ?? 25_000;
+  let closing: Promise<void> | undefined;
   return {
     ...edgeloop,
     publicKey: signer.key.publicKey,
     url,
     ...(adminToken !== undefined && { adminToken }),
-    async close() {
-      await new Promise<void>((resolveClose) => {
-        server.close(() => resolveClose());
-        // Keep-alive sockets would hold close() open; nothing of ours is mid-write at this point.
-        if ('closeAllConnections' in server) server.closeAllConnections();
-      });
-      await edgeloop.close();
-      await opened.close();
-      await db.close();
+    close() {
+      closing ??= (async () => {
+        if (requests.inFlight > 0) log(`draining ${requests.inFlight} request(s) in flight, for at most ${Math.round(drainTimeoutMs / 1000)} s`);
+        const { cut } = await requests.drain(drainTimeoutMs);
+        if (cut > 0) log(`cut ${cut} request(s) still running after ${Math.round(drainTimeoutMs / 1000)} s`);
+        await edgeloop.close(); // telemetry accepted before the close is written
+        await opened.close();
+        await db.close();
+      })();
+      return closing;
     },
   };
 }

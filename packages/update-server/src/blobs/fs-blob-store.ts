@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import fs, { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { ServerError } from '../errors.js';
 import type { BlobStore, StagedBlob } from './blob-store.js';
+import { stagingName } from './fs-staging.js';
 
 /**
  * Stores blobs as `<root>/sha256/<first two hex>/<hash>`; uploads are written to `<root>/tmp`,
@@ -18,39 +19,46 @@ export function fsBlobStore(root: string): BlobStore {
     async stage(body, { maxBytes }) {
       const tmpDir = join(root, 'tmp');
       await mkdir(tmpDir, { recursive: true });
-      const tmpPath = join(tmpDir, `upload-${randomUUID()}`);
+      const tmpPath = join(tmpDir, stagingName());
       const hash = createHash('sha256');
-      const out = createWriteStream(tmpPath);
-      // Without a listener, a failed write (disk full), or one cut short by destroy() below when the
-      // body fails midway, is an uncaught exception: keep it and fail the upload with it.
-      let writeError: Error | undefined;
+      // Looked up per call (not a named import) so a test can make the disk fail on purpose.
+      const out = fs.createWriteStream(tmpPath);
+      // A write stream that fails (ENOSPC, EIO) emits 'error': always listened to, so it becomes
+      // this upload's answer (507/503) instead of an uncaught exception that ends the process.
+      let failure: Error | undefined;
       out.on('error', (error) => {
-        writeError ??= error;
+        failure ??= error;
       });
+      const reader = body.getReader();
       let size = 0;
       try {
-        const reader = body.getReader();
         for (;;) {
-          const { done, value } = await reader.read();
+          const { done, value } = await readChunk(reader);
           if (done) break;
           size += value.byteLength;
           if (size > maxBytes) {
-            await reader.cancel();
             throw new ServerError(
               'payload_too_large',
               `upload exceeds the limit of ${maxBytes} bytes; raise maxUploadBytes in the server config to accept it`,
             );
           }
           hash.update(value);
-          if (writeError) throw writeError;
-          if (!out.write(value)) await once(out, 'drain');
+          if (failure) throw failure;
+          if (!out.write(value)) await drained(out, () => failure);
         }
         await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+        if (failure) throw failure;
         const handle = await open(tmpPath, 'r');
-        await handle.sync();
-        await handle.close();
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
       } catch (error) {
-        out.destroy();
+        // Stop reading what the client still sends (an over-limit or failed upload), then remove
+        // every byte written; the error is answered by the central handler (413, 400, 507, 503).
+        await reader.cancel().catch(() => undefined); // a body that already failed cannot be cancelled
+        await closed(out); // the file may still be opening: removed only once its descriptor is closed
         await rm(tmpPath, { force: true });
         throw error;
       }
@@ -100,4 +108,45 @@ export function fsBlobStore(root: string): BlobStore {
       return Readable.toWeb(stream) as ReadableStream<Uint8Array>;
     },
   };
+}
+
+/**
+ * The next chunk of an upload's body. Failing to read it means the client went away or broke
+ * the request (a dropped connection, a body shorter than its Content-Length): a 400, not a fault
+ * of this server, and nobody is left to read the answer.
+ */
+async function readChunk(reader: ReadableStreamDefaultReader<Uint8Array>): ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]> {
+  try {
+    return await reader.read();
+  } catch (error) {
+    throw new ServerError('bad_request', 'the upload ended before its body was complete (the client closed the connection); send it again', undefined, { cause: error });
+  }
+}
+
+/** Resolves when `out` can take more; rejects if it fails or closes first. */
+function drained(out: Writable, failure: () => Error | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const settle = () => {
+      out.off('drain', settle);
+      out.off('error', settle);
+      out.off('close', settle);
+      const error = failure();
+      if (error) reject(error);
+      else if (out.destroyed) reject(new Error('the staging file was closed while writing'));
+      else resolve();
+    };
+    if (failure() || out.destroyed) return settle();
+    out.on('drain', settle);
+    out.on('error', settle);
+    out.on('close', settle);
+  });
+}
+
+/** Destroys `out` and resolves once its file descriptor is closed. */
+function closed(out: Writable): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (out.closed) return resolve();
+    out.once('close', () => resolve());
+    out.destroy();
+  });
 }

@@ -4,8 +4,6 @@ import { parseArgs } from 'node:util';
 import { bootstrapToken } from '../auth/bootstrap.js';
 import { createAppSigningKey, loadSigningKey, rotateSigningKey } from '../manifest/signing-key.js';
 import { scopeSchema } from '../auth/scopes.js';
-import { openPglite } from '../db/pglite.js';
-import { openPostgres } from '../db/postgres.js';
 import { startServer } from '../server.js';
 import { ServerError } from '../errors.js';
 import { blobStoreFromFlags } from './blob-store-flags.js';
@@ -14,7 +12,7 @@ import { publishCommand, rolloutCommand, tokenCommand, type Io } from './command
 
 export const USAGE = `usage: edgeloop <command> [options]
 
-  serve [--data-dir DIR] [--host HOST] [--port PORT] [--no-seed] [--database-url URL]
+  serve [--data-dir DIR] [--host HOST] [--port PORT] [--no-seed] [--database-url URL] [--drain-timeout SECONDS]
         [--telemetry-demo --min-reports N]   a local demo: telemetry shown from N < 20 reports (loopback only)
         [--blob-store fs|postgres|s3://BUCKET/PREFIX] [--blob-cache-max-bytes SIZE]
   token bootstrap --app APP [--data-dir DIR | --database-url URL]   first admin token, straight in the database
@@ -31,8 +29,10 @@ export const USAGE = `usage: edgeloop <command> [options]
   rollout status --app APP [ROLLOUT_ID]
 
 API commands take --server URL (env EDGELOOP_SERVER, default http://127.0.0.1:8787/) and
---token TOKEN (env EDGELOOP_TOKEN). Environment: EDGELOOP_DATA_DIR, DATABASE_URL, HOST, PORT,
+--token TOKEN (env EDGELOOP_TOKEN). Environment: EDGELOOP_DATA_DIR, DATABASE_URL, HOST, PORT, EDGELOOP_DRAIN_TIMEOUT,
 EDGELOOP_BLOB_STORE, EDGELOOP_BLOB_CACHE_MAX_BYTES (S3: the AWS SDK's AWS_* variables).
+serve stops on SIGTERM or SIGINT: it stops accepting, lets requests in flight finish (default 25 s), then exits 0;
+a second signal exits at once (1).
 Exit codes: 0 ok, 1 failed, 2 usage or invalid input, 3 not authorised, 4 not found, 5 conflict, 6 upload refused.`;
 
 const OPTIONS = {
@@ -45,6 +45,7 @@ const OPTIONS = {
   'no-seed': { type: 'boolean' },
   'telemetry-demo': { type: 'boolean' },
   'min-reports': { type: 'string' },
+  'drain-timeout': { type: 'string' },
   server: { type: 'string' },
   token: { type: 'string' },
   app: { type: 'string' },
@@ -99,7 +100,7 @@ async function bootstrap(flags: Record<string, unknown>, io: Io): Promise<number
   if (!app) throw new CliError('missing --app', EXIT.usage);
   const url = (flags['database-url'] as string | undefined) ?? io.env.DATABASE_URL;
   if (!url) await mkdir(dataDirOf(flags, io), { recursive: true });
-  const db = url ? await openPostgres(url) : await openPglite(join(dataDirOf(flags, io), 'db'));
+  const db = url ? await (await import('../db/postgres.js')).openPostgres(url) : await (await import('../db/pglite.js')).openPglite(join(dataDirOf(flags, io), 'db'));
   try {
     const scopes = scopeSchema.array().parse(((flags.scopes as string | undefined) ?? 'admin').split(','));
     const { token, info } = await bootstrapToken(db, { app, scopes, name: (flags.name as string | undefined) ?? 'bootstrap admin' });
@@ -154,7 +155,11 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
   const minReports = minText === undefined ? undefined : Number(minText);
   if (minReports !== undefined && (!Number.isInteger(minReports) || minReports < 1)) throw new CliError(`--min-reports must be an integer ≥ 1, got "${minText}"`, EXIT.usage);
   const blobStore = blobStoreFromFlags(flags, io.env, databaseUrl);
+  const drainText = (flags['drain-timeout'] as string | undefined) ?? io.env.EDGELOOP_DRAIN_TIMEOUT ?? '25';
+  const drainSeconds = Number(drainText);
+  if (!Number.isFinite(drainSeconds) || drainSeconds < 0) throw new CliError(`--drain-timeout must be a number of seconds ≥ 0, got "${drainText}"`, EXIT.usage);
   const server = await startServer({
+    drainTimeoutMs: drainSeconds * 1000,
     dataDir: dataDirOf(flags, io),
     host: (flags.host as string | undefined) ?? io.env.HOST ?? '127.0.0.1',
     port,
@@ -166,8 +171,25 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
     ...(io.env.EDGELOOP_SIGNING_KEY !== undefined && { signingKeyPem: io.env.EDGELOOP_SIGNING_KEY }),
   });
   io.out(`edgeloop update server listening on ${server.url}`);
-  const stop = () => void server.close().then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // First signal: drain and exit 0 (what systemd and Kubernetes send before they give up and
+  // SIGKILL). A second one, e.g. Ctrl-C again, exits at once.
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      io.out(`${signal} again: exiting without waiting for requests in flight`);
+      process.exit(1);
+    }
+    stopping = true;
+    io.out(`${signal}: no longer accepting connections; finishing requests in flight (at most ${drainSeconds} s)`);
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        io.out(`closing failed: ${error instanceof Error ? error.message : String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   return -1;
 }

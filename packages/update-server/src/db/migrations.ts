@@ -1,4 +1,5 @@
 import type { Database } from './database.js';
+import { auditTruncateMigration } from './migration-audit.js';
 import { blobStoreMigration } from './migration-blob-store.js';
 import { gateMigration } from './migration-gate.js';
 import { registryMigration } from './migration-registry.js';
@@ -80,6 +81,7 @@ export const migrations: ReadonlyArray<Migration> = [
   telemetryMigration,
   releasesMigration,
   gateMigration,
+  auditTruncateMigration,
   blobStoreMigration,
 ];
 

@@ -7,7 +7,9 @@ import { migrate } from './migrations.js';
  * and one dedicated connection for LISTEN, since a pooled connection cannot keep a subscription.
  */
 export async function openPostgres(connectionString: string, options: { log?: (message: string) => void } = {}): Promise<Database> {
-  const pool = new pg.Pool({ connectionString, max: 10 });
+  // A server that does not answer (failover, network partition) fails a connection attempt after
+  // 5 s instead of holding the request forever; keep-alive notices a dead peer on idle sockets.
+  const pool = new pg.Pool({ connectionString, max: 10, connectionTimeoutMillis: 5_000, keepAlive: true });
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', (error) => options.log?.(`postgres pool: ${error.message}`));
   let listener: Promise<pg.Client> | undefined;
@@ -60,6 +62,15 @@ export async function openPostgres(connectionString: string, options: { log?: (m
     },
     async transaction<T>(fn: (tx: Sql) => Promise<T>) {
       const client = await pool.connect();
+      // A checked-out client has no pool listener: a server that goes away between two queries of
+      // this transaction (a restart, a failover) emits 'error' on it, an uncaught exception that
+      // ended the process without this listener. The failure reaches the caller through the next
+      // query; the client is then thrown away, not returned to the pool.
+      let broken: Error | undefined;
+      const onError = (error: Error) => {
+        broken ??= error;
+      };
+      client.on('error', onError);
       try {
         await client.query('begin');
         const result = await fn({
@@ -70,10 +81,14 @@ export async function openPostgres(connectionString: string, options: { log?: (m
         await client.query('commit');
         return result;
       } catch (error) {
-        await client.query('rollback').catch(() => undefined);
+        await client.query('rollback').catch((rollbackError: Error) => {
+          broken ??= rollbackError; // the connection is unusable: do not pool it
+        });
         throw error;
       } finally {
-        client.release();
+        // Kept on a discarded client: it may still report its socket's end.
+        if (!broken) client.off('error', onError);
+        client.release(broken);
       }
     },
     async listen(channel, onMessage) {

@@ -13,7 +13,7 @@ export function storageContract(name: string, open: () => Promise<{ db: Database
     let dispose: () => Promise<void>;
     beforeAll(async () => {
       ({ db, reopen, dispose } = await open());
-    });
+    }, 60_000);
     afterAll(() => dispose());
 
     it('applies every migration exactly once, also when opened again', async () => {
@@ -68,6 +68,8 @@ export function storageContract(name: string, open: () => Promise<{ db: Database
       await db.query("insert into audit_log (app, actor, action, target) values ('committed', 'a', 'b', 'c')");
       await expect(db.query("update audit_log set actor = 'x'")).rejects.toThrow(/append-only/);
       await expect(db.query('delete from audit_log')).rejects.toThrow(/append-only/);
+      await expect(db.query('truncate audit_log')).rejects.toThrow(/append-only/);
+      expect(await db.query("select 1 from audit_log where app = 'committed'")).toHaveLength(1);
     });
 
     it('allows one active rollout per channel', async () => {

@@ -130,3 +130,76 @@ describe('channels', () => {
     expect((await readJson(malformed)).error.message).toMatch(/query parameter "channel"/);
   });
 });
+
+describe('polls for channels nobody made', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await createTestServer();
+    expect((await publish(server, '5.0.0', sileroV5)).status).toBe(201);
+  });
+  afterAll(async () => {
+    await server.dispose();
+  });
+
+  it('are answered 404 from memory however many names are tried, until the channel is made', async () => {
+    expect((await server.app.request('/v1/apps/demo/manifest')).status).toBe(200);
+    const lookups = vi.spyOn(server.registry, 'manifestState');
+    const channelQueries = vi.spyOn(server.registry, 'manifestModels');
+    const channelLists = vi.spyOn(server.registry, 'manifestChannels');
+    for (let i = 0; i < 200; i++) {
+      const res = await server.app.request(`/v1/apps/demo/manifest?channel=made-up-${i}`);
+      expect(res.status).toBe(404);
+    }
+    // What an honest poll costs must not depend on what others make up: none reached the database.
+    expect(lookups).toHaveBeenCalledTimes(0);
+    expect(channelQueries).toHaveBeenCalledTimes(0);
+    expect(channelLists.mock.calls.length).toBeLessThanOrEqual(1); // the app's channel names, once
+    const made = await server.app.request('/v1/admin/apps/demo/models/vad/channels/made-up-7', {
+      method: 'PUT',
+      body: JSON.stringify({ version: '5.0.0' }),
+      headers: { 'Content-Type': 'application/json', ...server.auth() },
+    });
+    expect(made.status).toBe(200);
+    expect((await server.app.request('/v1/apps/demo/manifest?channel=made-up-7')).status).toBe(200);
+  });
+});
+
+describe('a manifest whose rebuild fails', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await createTestServer();
+    expect((await publish(server, '5.0.0', sileroV5)).status).toBe(201);
+    const beta = await server.app.request('/v1/admin/apps/demo/models/vad/channels/beta', {
+      method: 'PUT',
+      body: JSON.stringify({ version: '5.0.0' }),
+      headers: { 'Content-Type': 'application/json', ...server.auth() },
+    });
+    expect(beta.status).toBe(200);
+  });
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await server.dispose();
+  });
+
+  it('is still served from memory while the database is unreachable, and rebuilt once it is back', async () => {
+    const first = await server.app.request('/v1/apps/demo/manifest');
+    expect(first.status).toBe(200);
+    const etag = first.headers.get('etag');
+    // Every instance is told to re-read everything after its LISTEN connection came back; the
+    // database may still refuse queries for a moment (starting up, failing over).
+    const down = Object.assign(new Error('the database system is starting up'), { code: '57P03' });
+    const state = vi.spyOn(server.registry, 'manifestState').mockRejectedValue(down);
+    server.manifests.invalidateAll();
+    const during = await server.app.request('/v1/apps/demo/manifest');
+    expect(during.status).toBe(200);
+    expect(during.headers.get('etag')).toBe(etag);
+    // A channel never built cannot be served: 503 with Retry-After, not a 500.
+    const beta = await server.app.request('/v1/apps/demo/manifest?channel=beta');
+    expect(beta.status).toBe(503);
+    expect(beta.headers.get('retry-after')).toMatch(/^\d+$/);
+    state.mockRestore();
+    server.manifests.invalidate('demo');
+    const after = await server.app.request('/v1/apps/demo/manifest');
+    expect(after.status).toBe(200);
+  });
+});

@@ -1,6 +1,6 @@
 import { MANIFEST_SCHEMA_VERSION, ProtocolError, parseManifest, type Manifest } from '@edgeloop/protocol';
 import { parseTelemetryConfig, TelemetryError, type TelemetryConfig } from '@edgeloop/telemetry';
-import { ServerError } from '../errors.js';
+import { infrastructureError, ServerError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import type { ManifestSigner } from './signing-key.js';
 
@@ -31,11 +31,18 @@ export const DEFAULT_MANIFEST_TTL_MS = 24 * 60 * 60 * 1000;
 const MISSING_TTL_MS = 10_000;
 /** Bounds memory when something polls many made-up app names. */
 const MAX_MISSING = 10_000;
+/** While the database cannot rebuild a manifest, the last one is served and a rebuild tried this often. */
+const REBUILD_RETRY_MS = 2_000;
 
 /**
  * Manifests are computed and signed when something changes, not per poll: a poll is answered from
  * memory. `invalidate(app)` is called after every committed change. Content depends only on the
  * database, so every instance sharing it signs byte-identical manifests.
+ *
+ * Polls that name an app or channel that does not exist are answered from memory too (the app as
+ * missing for 10 s, the app's channel names until it changes), so made-up names cost no query.
+ * When the database cannot rebuild an invalidated manifest (down, starting up, failing over), the
+ * last one built keeps being served — it is signed and still valid — and the rebuild is retried.
  */
 export class ManifestCache {
   readonly #registry: Registry;
@@ -47,9 +54,14 @@ export class ManifestCache {
   readonly #cache = new Map<string, Promise<CachedManifest>>();
   /** The same manifests once built, for a synchronous read on the poll path. */
   readonly #ready = new Map<string, CachedManifest>();
+  /** The last manifest built for a key that was invalidated since: served when rebuilding fails. */
+  readonly #fallback = new Map<string, CachedManifest>();
+  readonly #retries = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #reissuing = new Set<string>();
   /** Apps found missing, until when: a device polling an app that does not exist runs no query either. */
   readonly #missing = new Map<string, { until: number; error: unknown }>();
+  /** Channel names per existing app, so a poll for a made-up channel runs no query. */
+  readonly #channels = new Map<string, Promise<ReadonlySet<string>>>();
 
   constructor(registry: Registry, options: ManifestCacheOptions) {
     this.#registry = registry;
@@ -72,17 +84,28 @@ export class ManifestCache {
 
   /** Forgets every manifest: after missed change notifications, nothing cached can be trusted. */
   invalidateAll(): void {
+    for (const [key, cached] of this.#ready) this.#fallback.set(key, cached);
     this.#cache.clear();
     this.#ready.clear();
     this.#missing.clear();
+    this.#channels.clear();
   }
 
   /** Forgets every channel's manifest of `app`: the next poll builds them anew. */
   invalidate(app: string): void {
     const prefix = `${app}\n`;
-    for (const map of [this.#cache, this.#ready, this.#missing]) {
+    for (const [key, cached] of this.#ready) if (key.startsWith(prefix)) this.#fallback.set(key, cached);
+    for (const map of [this.#cache, this.#ready]) {
       for (const key of [...map.keys()]) if (key.startsWith(prefix)) map.delete(key);
     }
+    this.#missing.delete(app);
+    this.#channels.delete(app);
+  }
+
+  /** Stops retrying rebuilds (the app is closing). */
+  close(): void {
+    for (const timer of this.#retries.values()) clearTimeout(timer);
+    this.#retries.clear();
   }
 
   /**
@@ -97,8 +120,9 @@ export class ManifestCache {
 
   async get(app: string, channel = 'stable'): Promise<CachedManifest> {
     const key = keyOf(app, channel);
-    const missing = this.#missing.get(key);
+    const missing = this.#missing.get(app);
     if (missing && missing.until > this.#now()) throw missing.error;
+    if (channel !== 'stable' && !this.#ready.has(key) && !(await this.#channelsOf(app)).has(channel)) throw noChannel(app, channel);
     let entry = this.#cache.get(key);
     if (!entry) {
       entry = this.#build(app, channel);
@@ -107,15 +131,61 @@ export class ManifestCache {
       // (creating it invalidates at once), a database error not at all.
       entry.catch((error: unknown) => {
         if (this.#cache.get(key) === entry) this.#cache.delete(key);
-        if (error instanceof ServerError && error.code === 'not_found') this.#missing.set(key, { until: this.#now() + MISSING_TTL_MS, error });
-        if (this.#missing.size > MAX_MISSING) this.#missing.delete(this.#missing.keys().next().value!);
+        if (error instanceof ServerError && error.code === 'not_found' && channel === 'stable') this.#rememberMissing(app, error);
       });
     }
-    const cached = await entry;
+    let cached: CachedManifest;
+    try {
+      cached = await entry;
+    } catch (error) {
+      const stale = this.#fallback.get(key);
+      if (!stale || !infrastructureError(error)) throw error;
+      // Signed and unexpired: better than no manifest while the database is away.
+      if (!this.#cache.has(key)) this.#ready.set(key, stale);
+      this.#retryLater(app, channel);
+      return stale;
+    }
     // Only the current build may become readable: an invalidation may have replaced it meanwhile.
-    if (this.#cache.get(key) === entry) this.#ready.set(key, cached);
+    if (this.#cache.get(key) === entry) {
+      this.#ready.set(key, cached);
+      this.#fallback.delete(key);
+    }
     this.#reissueIfAging(app, cached);
     return cached;
+  }
+
+  /** The app's channel names, read once per change of the app; 404 (remembered) for an unknown app. */
+  #channelsOf(app: string): Promise<ReadonlySet<string>> {
+    let names = this.#channels.get(app);
+    if (!names) {
+      const loading = this.#registry.manifestChannels(app).then((list) => new Set(list));
+      names = loading;
+      this.#channels.set(app, loading);
+      loading.catch((error: unknown) => {
+        if (this.#channels.get(app) === loading) this.#channels.delete(app);
+        if (error instanceof ServerError && error.code === 'not_found') this.#rememberMissing(app, error);
+      });
+    }
+    return names;
+  }
+
+  #rememberMissing(app: string, error: ServerError): void {
+    this.#missing.set(app, { until: this.#now() + MISSING_TTL_MS, error });
+    if (this.#missing.size > MAX_MISSING) this.#missing.delete(this.#missing.keys().next().value!);
+  }
+
+  /** Tries the rebuild of a manifest served stale again after a while (one timer per manifest). */
+  #retryLater(app: string, channel: string): void {
+    const key = keyOf(app, channel);
+    if (this.#retries.has(key)) return;
+    const timer = setTimeout(() => {
+      this.#retries.delete(key);
+      if (this.#ready.get(key) !== this.#fallback.get(key)) return; // rebuilt or invalidated meanwhile
+      this.#ready.delete(key);
+      this.get(app, channel).catch(() => undefined); // a failure schedules the next try
+    }, REBUILD_RETRY_MS);
+    timer.unref();
+    this.#retries.set(key, timer);
   }
 
   /** Past half its lifetime, a manifest is re-issued in the background; polls keep the current one meanwhile. */
@@ -142,9 +212,7 @@ export class ManifestCache {
     // Like the models, read after the version: a config issued meanwhile bumps it again and rebuilds.
     const telemetry = this.#telemetryConfig ? await this.#telemetryConfig(app) : undefined;
     // Channels are made by operators; a made-up name must not grow this cache.
-    if (channel !== 'stable' && Object.keys(models).length === 0) {
-      throw new ServerError('not_found', `app "${app}" has no channel "${channel}" with models; devices use "stable" unless told otherwise`);
-    }
+    if (channel !== 'stable' && Object.keys(models).length === 0) throw noChannel(app, channel);
     const manifest = checked(app, channel, {
       schema: MANIFEST_SCHEMA_VERSION,
       app,
@@ -181,4 +249,8 @@ function checkedConfig(config: TelemetryConfig): Record<string, unknown> {
   } catch (error) {
     throw new ServerError('internal', `refusing to sign an invalid telemetry config: ${TelemetryError.fromUnknown(error).message}`);
   }
+}
+
+function noChannel(app: string, channel: string): ServerError {
+  return new ServerError('not_found', `app "${app}" has no channel "${channel}" with models; devices use "stable" unless told otherwise`);
 }

@@ -86,6 +86,17 @@ export class Registry {
     return manifestModels(this.#db, app, channel);
   }
 
+  /** The names of the channels of `app` (any model); 404 for an unknown app. */
+  async manifestChannels(app: string): Promise<string[]> {
+    // One round trip: the app's row, joined with its channels (a null name when it has none).
+    const rows = await this.#db.query<{ name: string | null }>(
+      'select distinct c.name from apps a left join channels c on c.app = a.name where a.name = $1',
+      [app],
+    );
+    if (rows.length === 0) throw unknownApp(app);
+    return rows.flatMap((row) => (row.name === null ? [] : [row.name]));
+  }
+
   async appExists(app: string): Promise<boolean> {
     return (await this.#db.query('select 1 from apps where name = $1', [app])).length > 0;
   }

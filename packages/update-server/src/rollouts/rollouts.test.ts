@@ -73,8 +73,8 @@ describe('channels and staged rollouts', () => {
     expect((await manifest()).models.vad).toMatchObject({ version: '5.0.0' });
   });
 
-  it('advances steps by their hold times on the scheduler tick', async () => {
-    const rollout = await readJson(await call('POST', '/rollouts', { model: 'vad', toVersion: '6.0.0', steps: [{ percentage: 1, holdMinutes: 60 }, { percentage: 10 }] }));
+  it('advances steps by their hold times on the scheduler tick when the rollout has no gate', async () => {
+    const rollout = await readJson(await call('POST', '/rollouts', { model: 'vad', toVersion: '6.0.0', steps: [{ percentage: 1, holdMinutes: 60 }, { percentage: 10 }], gate: false }));
     expect(rollout.nextStepAt).not.toBeNull();
     expect(await server.rollouts.tick(new Date(Date.now() + 59 * 60_000))).toBe(0);
     expect(await server.rollouts.tick(new Date(Date.now() + 61 * 60_000))).toBe(1);

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { admitReport, parseReport, TelemetryError } from '@edgeloop/telemetry';
 import { ServerError } from '../errors.js';
 import { corsResponseHeaders } from '../http/cors.js';
-import { errorBody, toServerError } from '../http/error-handler.js';
+import { errorResponse, toServerError } from '../http/error-handler.js';
 import { nodeIncoming, readBodyText, requestHeader } from '../http/node-request.js';
 import { nameParam } from '../http/params.js';
 import type { AdmissionViews } from './admission-view.js';
@@ -88,8 +88,7 @@ export class TelemetryIngest {
       try {
         return await this.#admit(c, headers, appExists);
       } catch (error) {
-        const serverError = toServerError(error, c, this.#o.log);
-        return c.json(errorBody(serverError), serverError.status, headers);
+        return errorResponse(c, toServerError(error, c, this.#o.log), headers);
       }
     };
   }

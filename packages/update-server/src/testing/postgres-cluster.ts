@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, readdirSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -7,6 +8,11 @@ import { join } from 'node:path';
 
 export interface PostgresCluster {
   url: string;
+  /** `pg_ctl stop -m fast`: what a restart or failover does to the server's connections. */
+  stopFast(): Promise<void>;
+  /** Starts the stopped cluster again on the same port, waiting until it accepts connections. */
+  start(): Promise<void>;
+  /** Stops it for good and deletes it. */
   stop(): Promise<void>;
 }
 
@@ -20,6 +26,8 @@ function findBin(): string {
   }
   return join(root, versions[0]!, 'bin');
 }
+
+const execFileAsync = promisify(execFile);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -50,11 +58,27 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   const data = join(dir, 'data');
   const port = await freePort();
   run('initdb', ['-D', data, '--auth=trust', '-U', 'postgres', '--no-sync']);
-  run('pg_ctl', ['-D', data, '-w', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  const startArgs = ['-D', data, '-w', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start'];
+  run('pg_ctl', startArgs);
+  // Not execFileSync: a test keeps load running against the server while the cluster restarts.
+  const runAsync = async (tool: string, args: string[]) => {
+    await (asRoot ? execFileAsync('runuser', ['-u', 'postgres', '--', join(bin, tool), ...args]) : execFileAsync(join(bin, tool), args));
+  };
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async stopFast() {
+      await runAsync('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+    },
+    async start() {
+      await runAsync('pg_ctl', startArgs);
+    },
     async stop() {
-      run('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']);
+      try {
+        run('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']);
+      } catch (error) {
+        // Already stopped (a test stopped it and failed before starting it again): only delete it.
+        if (!/Is server running\?/.test(String((error as { stderr?: unknown }).stderr))) throw error;
+      }
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -1,5 +1,4 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
 import { bearerAuth, type AuthEnv } from '../../auth/authorize.js';
 import type { TokenStore } from '../../auth/tokens.js';
 import type { BlobStore } from '../../blobs/blob-store.js';
@@ -12,6 +11,7 @@ import type { ReportFloor } from '../../telemetry/report-floor.js';
 import type { TelemetryViews } from '../../telemetry/views/views.js';
 import { validationHook } from './common.js';
 import { profileRoutes } from './profile-routes.js';
+import { referenceRoutes } from './reference.js';
 import { registryRoutes } from './registry-routes.js';
 import { rolloutRoutes } from './rollout-routes.js';
 import { telemetryRoutes } from './telemetry-routes.js';
@@ -35,7 +35,8 @@ export interface AdminDeps {
 /**
  * The operator's API under `/v1/admin`: every route is declared with zod schemas, which validate
  * requests and generate the OpenAPI 3.1 document (`/v1/admin/openapi.json`) and the reference page
- * (`/v1/admin/reference`). Both are public; everything else needs a bearer token.
+ * (`/v1/admin/reference`, served from this server: reference.ts). Both are public; everything
+ * else needs a bearer token.
  */
 export function adminApi(deps: AdminDeps): OpenAPIHono<AuthEnv> {
   const api = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
@@ -45,7 +46,7 @@ export function adminApi(deps: AdminDeps): OpenAPIHono<AuthEnv> {
     info: { title: 'edgeloop admin API', version: '1', description: 'Registry, channels, rollouts, tokens, audit and telemetry views of an edgeloop update server.' },
     servers: [{ url: '/v1/admin' }],
   });
-  api.get('/reference', Scalar({ url: '/v1/admin/openapi.json', pageTitle: 'edgeloop admin API' }));
+  referenceRoutes(api);
   api.use('/apps', bearerAuth(deps.tokens));
   api.use('/apps/*', bearerAuth(deps.tokens));
   registryRoutes(api, deps);
