@@ -141,7 +141,7 @@ export function createApp(options: AppOptions): EdgeloopApp {
   jobs.add({ name: 'rollouts.advance', everyMs: options.jobs?.rolloutTickMs ?? 15_000, run: (at) => rollouts.tick(at) });
   for (const job of telemetryJobs({ db: options.db, configs, windows, floor })) jobs.add(job);
   // The rollout gate looks after every closed telemetry window (releases are made within a minute of closing).
-  jobs.add({ name: ROLLOUT_GATE_JOB, everyMs: 60_000, run: (at) => evaluateGates({ db: options.db, rollouts }, at) });
+  jobs.add({ name: ROLLOUT_GATE_JOB, everyMs: 60_000, run: (at) => evaluateGates({ db: options.db, rollouts, floor: floor.minReports }, at) });
   // Changes committed by any instance (this one too) arrive here after commit: LISTEN/NOTIFY.
   const listening = options.db.listen(CHANGES_CHANNEL, (app) => {
     // After a lost connection any app may have changed: rebuild everything cached on next use.
