@@ -293,7 +293,8 @@ class Groups {
   readonly #config: TelemetryConfig;
   readonly #profile: ReferenceProfile;
   readonly #floor: number;
-  readonly #cells = new Map<string, { key: Omit<Release, 'cell' | 'windowFrom'>; acc: Accumulator; from: number }>();
+  /** Indexed by arm × backend × step × version (see {@link Groups.add}); filled on first use. */
+  readonly #cells: Array<{ key: Omit<Release, 'cell' | 'windowFrom'>; acc: Accumulator; from: number } | undefined> = [];
 
   constructor(config: TelemetryConfig, profile: ReferenceProfile, floor: number) {
     this.#config = config;
@@ -303,11 +304,11 @@ class Groups {
 
   /** Files one report into its cell's window of arrival hour `hour`. */
   add(entry: PeriodEntry, noised: NoisedEntry, hour: number): void {
-    const k = `${entry.arm}/${entry.backend}/${entry.step}/${entry.version}`;
-    let cell = this.#cells.get(k);
+    const k = (((entry.arm === 'candidate' ? 1 : 0) * BACKENDS.length + BACKENDS.indexOf(entry.backend)) * MAX_STEPS + entry.step) * 2 + (entry.version === 'B' ? 1 : 0);
+    let cell = this.#cells[k];
     if (cell === undefined) {
       cell = { key: { arm: entry.arm!, backend: entry.backend, step: entry.step, version: entry.version }, acc: new Accumulator(this.#profile), from: hour };
-      this.#cells.set(k, cell);
+      this.#cells[k] = cell;
     }
     if (cell.acc.reports === 0) cell.from = hour;
     cell.acc.add(noised);
@@ -316,8 +317,9 @@ class Groups {
   /** Cells at or above the floor, as releases; they start empty again. */
   release(): Release[] {
     const out: Release[] = [];
-    for (const { key, acc, from } of this.#cells.values()) {
-      if (acc.reports < this.#floor) continue;
+    for (const cell of this.#cells) {
+      if (cell === undefined || cell.acc.reports < this.#floor) continue;
+      const { key, acc, from } = cell;
       out.push({ ...key, windowFrom: from, cell: ReleaseCell.fromJSON(acc.toJSON(this.#config, this.#profile, key.backend)) });
       acc.reset();
     }
