@@ -47,6 +47,11 @@ export interface ServerOptions {
   /** How often due rollout steps are advanced. Default 15 s. */
   rolloutTickMs?: number;
   /**
+   * The server clock, ms since the epoch (manifests, admission, arrival hours, releases, the gate).
+   * Default `Date.now`; tests move one forward to close a telemetry window without waiting an hour.
+   */
+  now?: () => number;
+  /**
    * How long `close()` lets requests in flight (downloads, uploads) finish before cutting them.
    * Default 25 s: under Kubernetes' default 30 s grace period, with time left to close the database.
    */
@@ -118,6 +123,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     host: options.host ?? '127.0.0.1',
     ...(options.telemetry !== undefined && { telemetry: options.telemetry }),
     ...(options.rolloutTickMs !== undefined && { jobs: { rolloutTickMs: options.rolloutTickMs } }),
+    ...(options.now !== undefined && { now: options.now }),
     log: (message, error) => log(`${message} ${error instanceof Error ? (error.stack ?? error.message) : String(error ?? '')}`),
   });
   await edgeloop.ready;

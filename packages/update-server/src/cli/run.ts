@@ -26,7 +26,7 @@ export const USAGE = `usage: edgeloop <command> [options]
                [--backend B] [--precision P] [--notes TEXT] [--channel C] [--idempotency-key K]
   rollout start --app APP --model MODEL --to LABEL --steps 1,5,25,50,100 [--hold MINUTES] [--channel C]
   rollout advance|pause|resume|abort|rollback --app APP ROLLOUT_ID
-  rollout status --app APP [ROLLOUT_ID]
+  rollout status --app APP [ROLLOUT_ID]    with the gate's latest decision in words
 
 API commands take --server URL (env EDGELOOP_SERVER, default http://127.0.0.1:8787/) and
 --token TOKEN (env EDGELOOP_TOKEN). Environment: EDGELOOP_DATA_DIR, DATABASE_URL, HOST, PORT, EDGELOOP_DRAIN_TIMEOUT,
