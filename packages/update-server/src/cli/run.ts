@@ -13,7 +13,10 @@ import { publishCommand, rolloutCommand, tokenCommand, type Io } from './command
 export const USAGE = `usage: edgeloop <command> [options]
 
   serve [--data-dir DIR] [--host HOST] [--port PORT] [--no-seed] [--database-url URL] [--drain-timeout SECONDS]
-        [--telemetry-demo --min-reports N]   a local demo: telemetry shown from N < 20 reports (loopback only)
+        [--telemetry-period SECONDS]          the accounting period devices report per (default 86400: one day)
+        [--telemetry-demo --min-reports N --telemetry-window SECONDS]
+                                              a local demo (loopback only): telemetry shown from N < 20 reports,
+                                              released per window of SECONDS (≥ 60, dividing an hour) instead of per hour
         [--blob-store fs|postgres|s3://BUCKET/PREFIX] [--blob-cache-max-bytes SIZE]
   token bootstrap --app APP [--data-dir DIR | --database-url URL]   first admin token, straight in the database
   token create --app APP --scopes read,publish,rollout,admin [--name N] [--expires-in-days D]
@@ -45,6 +48,8 @@ const OPTIONS = {
   'no-seed': { type: 'boolean' },
   'telemetry-demo': { type: 'boolean' },
   'min-reports': { type: 'string' },
+  'telemetry-period': { type: 'string' },
+  'telemetry-window': { type: 'string' },
   'drain-timeout': { type: 'string' },
   server: { type: 'string' },
   token: { type: 'string' },
@@ -146,6 +151,15 @@ async function keysCommand(sub: string | undefined, flags: Record<string, unknow
   throw new CliError('usage: edgeloop keys show|rotate|create [--app APP] [--data-dir DIR]', EXIT.usage);
 }
 
+/** A whole number of seconds ≥ 1 from `--name`, or undefined when the flag is absent. */
+function seconds(flags: Record<string, unknown>, name: string): number | undefined {
+  const text = flags[name] as string | undefined;
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new CliError(`--${name} must be a whole number of seconds ≥ 1, got "${text}"`, EXIT.usage);
+  return value;
+}
+
 async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
   const portText = (flags.port as string | undefined) ?? io.env.PORT ?? '8787';
   const port = Number(portText);
@@ -154,6 +168,8 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
   const minText = flags['min-reports'] as string | undefined;
   const minReports = minText === undefined ? undefined : Number(minText);
   if (minReports !== undefined && (!Number.isInteger(minReports) || minReports < 1)) throw new CliError(`--min-reports must be an integer ≥ 1, got "${minText}"`, EXIT.usage);
+  const periodSeconds = seconds(flags, 'telemetry-period');
+  const windowSeconds = seconds(flags, 'telemetry-window');
   const blobStore = blobStoreFromFlags(flags, io.env, databaseUrl);
   const drainText = (flags['drain-timeout'] as string | undefined) ?? io.env.EDGELOOP_DRAIN_TIMEOUT ?? '25';
   const drainSeconds = Number(drainText);
@@ -164,7 +180,12 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
     host: (flags.host as string | undefined) ?? io.env.HOST ?? '127.0.0.1',
     port,
     seed: flags['no-seed'] !== true,
-    telemetry: { ...(minReports !== undefined && { minReports }), ...(flags['telemetry-demo'] === true && { demo: true }) },
+    telemetry: {
+      ...(minReports !== undefined && { minReports }),
+      ...(flags['telemetry-demo'] === true && { demo: true }),
+      ...(windowSeconds !== undefined && { windowMs: windowSeconds * 1000 }),
+      ...(periodSeconds !== undefined && { config: { periodMs: periodSeconds * 1000 } }),
+    },
     ...(databaseUrl && { databaseUrl }),
     blobStore,
     // A PKCS#8 PEM Ed25519 key from the environment overrides the one kept in the data directory.
