@@ -18,6 +18,7 @@ export const USAGE = `usage: edgeloop <command> [options]
                                               a local demo (loopback only): telemetry shown from N < 20 reports,
                                               released per window of SECONDS (≥ 60, dividing an hour) instead of per hour
         [--blob-store fs|postgres|s3://BUCKET/PREFIX] [--blob-cache-max-bytes SIZE]
+        [--admin-cors-origins ORIGIN[,ORIGIN…]]   pages on these origins may call the admin API (e.g. a console)
   token bootstrap --app APP [--data-dir DIR | --database-url URL]   first admin token, straight in the database
   token create --app APP --scopes read,publish,rollout,admin [--name N] [--expires-in-days D]
   token list --app APP
@@ -33,7 +34,7 @@ export const USAGE = `usage: edgeloop <command> [options]
 
 API commands take --server URL (env EDGELOOP_SERVER, default http://127.0.0.1:8787/) and
 --token TOKEN (env EDGELOOP_TOKEN). Environment: EDGELOOP_DATA_DIR, DATABASE_URL, HOST, PORT, EDGELOOP_DRAIN_TIMEOUT,
-EDGELOOP_BLOB_STORE, EDGELOOP_BLOB_CACHE_MAX_BYTES (S3: the AWS SDK's AWS_* variables).
+EDGELOOP_BLOB_STORE, EDGELOOP_BLOB_CACHE_MAX_BYTES, EDGELOOP_ADMIN_CORS_ORIGINS (S3: the AWS SDK's AWS_* variables).
 serve stops on SIGTERM or SIGINT: it stops accepting, lets requests in flight finish (default 25 s), then exits 0;
 a second signal exits at once (1).
 Exit codes: 0 ok, 1 failed, 2 usage or invalid input, 3 not authorised, 4 not found, 5 conflict, 6 upload refused.`;
@@ -51,6 +52,7 @@ const OPTIONS = {
   'telemetry-period': { type: 'string' },
   'telemetry-window': { type: 'string' },
   'drain-timeout': { type: 'string' },
+  'admin-cors-origins': { type: 'string' },
   server: { type: 'string' },
   token: { type: 'string' },
   app: { type: 'string' },
@@ -171,6 +173,10 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
   const periodSeconds = seconds(flags, 'telemetry-period');
   const windowSeconds = seconds(flags, 'telemetry-window');
   const blobStore = blobStoreFromFlags(flags, io.env, databaseUrl);
+  const adminOrigins = ((flags['admin-cors-origins'] as string | undefined) ?? io.env.EDGELOOP_ADMIN_CORS_ORIGINS)?.split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of adminOrigins ?? []) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) throw new CliError(`--admin-cors-origins takes origins like http://127.0.0.1:5173 (scheme, host and port, no path), got "${origin}"`, EXIT.usage);
+  }
   const drainText = (flags['drain-timeout'] as string | undefined) ?? io.env.EDGELOOP_DRAIN_TIMEOUT ?? '25';
   const drainSeconds = Number(drainText);
   if (!Number.isFinite(drainSeconds) || drainSeconds < 0) throw new CliError(`--drain-timeout must be a number of seconds ≥ 0, got "${drainText}"`, EXIT.usage);
@@ -187,6 +193,7 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
       ...(periodSeconds !== undefined && { config: { periodMs: periodSeconds * 1000 } }),
     },
     ...(databaseUrl && { databaseUrl }),
+    ...(adminOrigins !== undefined && adminOrigins.length > 0 && { adminCorsOrigins: adminOrigins }),
     blobStore,
     // A PKCS#8 PEM Ed25519 key from the environment overrides the one kept in the data directory.
     ...(io.env.EDGELOOP_SIGNING_KEY !== undefined && { signingKeyPem: io.env.EDGELOOP_SIGNING_KEY }),
