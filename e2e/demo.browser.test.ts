@@ -138,6 +138,7 @@ describe('demo in Chromium: the whole loop', () => {
     expect(await text(page, '#releases tbody')).toMatch(/^vad 5\.0\.0\twasm\t–\t\d\d:\d\d–\d\d:\d\d\t2$/);
     expect(await text(page, '#health tbody')).toMatch(/^vad 5\.0\.0\twasm\t2\t/);
     expect(await text(page, '#server-telemetry')).toBe('');
+    expect(await text(page, '#health-note')).toMatch(/^Every value in a report is noised on its device; estimates from fewer than 20 reports/);
     const [decision] = ((await (await fetch(new URL(`v1/admin/apps/demo/rollouts/${rollout.id}/decisions`, updates.server.url), { headers: updates.admin })).json()) as { decisions: Array<{ outcome: string; rule: string; reason: string }> }).decisions;
     expect(decision).toMatchObject({ outcome: 'hold', rule: 'insufficient_reports' });
     const gateRow = await text(page, '#gate tbody');

@@ -89,10 +89,19 @@ function renderServer(views: ServerViews, running: Array<{ model: string; versio
 
   fill('releases', views.releases.map((r) => [`${r.model} ${r.version}`, r.backend, cohortText(r.cohort), `${time(r.windowFrom)}–${time(r.windowTo)}`, String(r.reports)]));
 
-  const rows = views.health.map((h) => [`${h.model} ${h.version}`, h.backend, String(h.reports), percent(h.errored), `${ms(h.latencyP50Ms)} / ${ms(h.latencyP95Ms)}`, count(h.inferences)]);
+  // One report gives an estimate but no spread: the server's interval is then only the point itself.
+  const rows = views.health.map((h) => {
+    const spread = h.reports >= 2;
+    return [`${h.model} ${h.version}`, h.backend, String(h.reports), percent(h.errored, spread), `${ms(h.latencyP50Ms)} / ${ms(h.latencyP95Ms)}`, count(h.inferences, spread)];
+  });
   // A version this page runs with nothing released: below the floor, shown without any count.
   const below = running.filter((r) => !views.health.some((h) => h.model === r.model && h.version === r.version));
   fill('health', rows, below.map((r) => [`${r.model} ${r.version}`, `fewer than ${minReports} report${minReports === 1 ? '' : 's'} released: nothing is shown below the floor`]));
+
+  // Each report is noised on its device for its own privacy: a handful of them says little.
+  const note = $('health-note');
+  note.hidden = !demo || views.health.length === 0;
+  note.textContent = demo ? `Every value in a report is noised on its device; estimates from fewer than 20 reports (a demo floor) are mostly noise.` : '';
 
   fill('gate', views.rollouts.map(({ rollout, decision }) => [
     `${rollout.id}: ${rollout.model} ${rollout.fromVersion} → ${rollout.toVersion}`,
@@ -137,6 +146,6 @@ const time = (iso: string) => {
   const d = new Date(iso);
   return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
 };
-const percent = (x: Interval) => `${(100 * x.value).toFixed(0)} % (${(100 * x.low).toFixed(0)}–${(100 * x.high).toFixed(0)} %)`;
+const percent = (x: Interval, spread: boolean) => `${(100 * x.value).toFixed(0)} %${spread ? ` (${(100 * x.low).toFixed(0)}–${(100 * x.high).toFixed(0)} %)` : ''}`;
 const ms = (x: Interval) => `${x.value < 10 ? x.value.toFixed(2) : x.value.toFixed(0)} ms`;
-const count = (x: Interval) => `${x.value.toFixed(0)} (${x.low.toFixed(0)}–${x.high.toFixed(0)})`;
+const count = (x: Interval, spread: boolean) => `${x.value.toFixed(0)}${spread ? ` (${x.low.toFixed(0)}–${x.high.toFixed(0)})` : ''}`;
