@@ -453,34 +453,35 @@ describe.each(stores)('delivery conformance ($kind store)', ({ open, wipe, loseB
       const control = repo.publish('vad', '5.0.0', bytesOf('five'));
       const candidateBytes = bytesOf('six');
       const candidate = repo.publish('vad', '6.0.0', candidateBytes);
-      const rollout = (percentage: number) => ({
+      // The signed plan names its step; the device reports it with its arm (the server checks each step's share).
+      const rollout = (percentage: number, step: number) => ({
         ...control,
-        rollout: { id: 'r1', salt: 'salt-1', percentage, candidate: { version: '6.0.0', releaseId: candidate.releaseId, format: 'onnx' as const, files: candidate.files } },
+        rollout: { id: 'r1', salt: 'salt-1', percentage, step, candidate: { version: '6.0.0', releaseId: candidate.releaseId, format: 'onnx' as const, files: candidate.files } },
       });
-      repo.bump({ models: { vad: rollout(30) } });
+      repo.bump({ models: { vad: rollout(30, 1) } });
       const devices = Array.from({ length: 40 }, (_, i) => ({ ids: memoryIds(), db: `${dbName}-device-${i}` }));
-      const versionsAt = async (inRollout = true) => {
+      const versionsAt = async (step: number | null) => {
         const versions: string[] = [];
         for (const device of devices) {
           dbName = device.db;
           const model = await runtimeFor({ rollout: { ids: device.ids } }).load('vad');
-          expect(model.delivery.cohort).toEqual(inRollout ? { rollout: 'r1', arm: model.version === '6.0.0' ? 'candidate' : 'control' } : null);
+          expect(model.delivery.cohort).toEqual(step !== null ? { rollout: 'r1', arm: model.version === '6.0.0' ? 'candidate' : 'control', step } : null);
           versions.push(model.version);
         }
         return versions;
       };
-      const at30 = await versionsAt();
+      const at30 = await versionsAt(1);
       const onCandidate = at30.filter((v) => v === '6.0.0').length;
       expect(onCandidate).toBeGreaterThan(2);
       expect(onCandidate).toBeLessThan(30);
-      repo.bump({ models: { vad: rollout(60) } });
-      const at60 = await versionsAt();
+      repo.bump({ models: { vad: rollout(60, 2) } });
+      const at60 = await versionsAt(2);
       // Raising the percentage never moves a device off the candidate.
       at30.forEach((version, i) => {
         if (version === '6.0.0') expect(at60[i]).toBe('6.0.0');
       });
       repo.bump({ models: { vad: control } }); // rolled back: the plan is gone, everyone on the control
-      expect(new Set(await versionsAt(false))).toEqual(new Set(['5.0.0']));
+      expect(new Set(await versionsAt(null))).toEqual(new Set(['5.0.0']));
     });
   });
 

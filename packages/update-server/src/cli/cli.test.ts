@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pinKeys, verifyManifestEnvelope } from '@edgeloop/protocol';
+import { ROLLOUT_GATE_JOB } from '../app.js';
 import { startServer, type RunningServer } from '../server.js';
 import { sileroV6 } from '../test-support.js';
 import { CliError, EXIT } from './client.js';
 import { runCli } from './run.js';
+import { describeDecision } from './gate-decision.js';
 
 describe('edgeloop CLI through the admin API', () => {
   let server: RunningServer;
@@ -61,6 +63,67 @@ describe('edgeloop CLI through the admin API', () => {
     expect(await cli('rollout', 'status', '--app', 'demo', 'ro_000000000000')).toBe(EXIT.notFound);
     expect(await cli('rollout', 'start', '--app', 'demo', '--model', 'vad', '--to', '6.0.0', '--steps', '50,10')).toBe(EXIT.usage);
     expect(await cli('frobnicate')).toBe(EXIT.usage);
+  });
+});
+
+describe('edgeloop rollout status and the gate', () => {
+  const HOUR = 3_600_000;
+  let server: RunningServer;
+  let dir: string;
+  /** The server clock: moved past a window's close instead of waiting an hour. */
+  let ahead = 0;
+  const lines: string[] = [];
+  const cli = async (...argv: string[]) => {
+    lines.length = 0;
+    return runCli([...argv, '--server', server.url], { out: (l) => lines.push(l), env: { EDGELOOP_TOKEN: server.adminToken } });
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edgeloop-cli-gate-'));
+    server = await startServer({ dataDir: join(dir, 'data'), port: 0, log: () => {}, issueAdminTokenFor: 'demo', now: () => Date.now() + ahead });
+    await writeFile(join(dir, 'v6.onnx'), sileroV6);
+  });
+  afterAll(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('prints the gate\'s latest decision in words: outcome, rule, window, reason; or that there is none yet, or no gate', async () => {
+    expect(await cli('publish', join(dir, 'v6.onnx'), '--app', 'demo', '--model', 'vad', '--version', '6.0.0')).toBe(EXIT.ok);
+    expect(await cli('rollout', 'start', '--app', 'demo', '--model', 'vad', '--to', '6.0.0', '--steps', '10,100')).toBe(EXIT.ok);
+    const id = lines[0]!.split(' ')[1]!;
+    expect(await cli('rollout', 'status', '--app', 'demo', id)).toBe(EXIT.ok);
+    expect(lines).toEqual([expect.stringContaining(`${id}  vad/stable`), '  gate: no decision yet (the gate decides after each closed telemetry window, from released reports)']);
+
+    // An hour later the window has closed; no device reported, so the gate waits and says why.
+    const now = Date.now() + ahead;
+    ahead += (Math.floor(now / HOUR) + 1) * HOUR + 3 * 60_000 - now;
+    await server.jobs.run(ROLLOUT_GATE_JOB);
+    const windowEnd = new Date(Math.floor((Date.now() + ahead) / HOUR) * HOUR).toISOString();
+    expect(await cli('rollout', 'status', '--app', 'demo', id)).toBe(EXIT.ok);
+    const [decision] = (await server.rollouts.decisions('demo', id)) as Array<{ reason: string }>;
+    expect(decision!.reason).toMatch(/^waiting: fewer than 20 reports/);
+    expect(lines.slice(1)).toEqual([
+      `  gate: hold (rule insufficient_reports: an arm has fewer reports than the floor) at the window ending ${windowEnd}, step 1`,
+      `    ${decision!.reason}`,
+    ]);
+    // Without an id, every rollout with its own latest decision.
+    expect(await cli('rollout', 'status', '--app', 'demo')).toBe(EXIT.ok);
+    expect(lines.filter((l) => l.startsWith('  gate: hold'))).toHaveLength(1);
+
+    expect(await cli('rollout', 'abort', '--app', 'demo', id)).toBe(EXIT.ok);
+    const ungated = await server.rollouts.start('demo', { model: 'vad', channel: 'stable', toVersion: '6.0.0', steps: [{ percentage: 50 }], gate: false }, { actor: 'test', requestId: null });
+    expect(await cli('rollout', 'status', '--app', 'demo', ungated.id)).toBe(EXIT.ok);
+    expect(lines[1]).toBe('  gate: off (steps advance on their hold time or by hand)');
+  });
+
+  it('says whether the gate acted on a decision', () => {
+    const decision = { windowEnd: '2026-12-03T15:00:00.000Z', stepIndex: 0, rule: 'regression', reason: 'rolled back: errors 38.7 % vs 30.2 %' };
+    expect(describeDecision({ ...decision, outcome: 'rollback', applied: true })[0]).toBe(
+      '  gate: rollback (rule regression: the candidate is worse than the control by more than the tolerance) at the window ending 2026-12-03T15:00:00.000Z, step 1, acted on',
+    );
+    expect(describeDecision({ ...decision, outcome: 'rollback', applied: false })[0]).toMatch(/, not acted on: a person changed the rollout first$/);
+    expect(describeDecision({ ...decision, outcome: 'rollback', applied: true })[1]).toBe('    rolled back: errors 38.7 % vs 30.2 %');
   });
 });
 

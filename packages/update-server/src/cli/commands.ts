@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { adminClient, CliError, EXIT } from './client.js';
+import { describeDecision, noDecision, type DecisionView } from './gate-decision.js';
 
 export interface Io {
   out: (line: string) => void;
@@ -93,6 +94,8 @@ interface RolloutView {
   stepIndex: number;
   steps: Array<{ percentage: number }>;
   nextStepAt: string | null;
+  /** The gate policy; null when the rollout has no gate. */
+  gate: Record<string, unknown> | null;
 }
 
 const describe = (r: RolloutView) =>
@@ -120,7 +123,11 @@ export async function rolloutCommand(sub: string | undefined, positionals: strin
     const id = positionals[0];
     const rollouts = id ? [await api<RolloutView>('GET', `apps/${app}/rollouts/${encodeURIComponent(id)}`)] : (await api<{ rollouts: RolloutView[] }>('GET', `apps/${app}/rollouts`)).rollouts;
     if (rollouts.length === 0) io.out(`app ${app} has no rollouts`);
-    for (const r of rollouts) io.out(describe(r));
+    for (const r of rollouts) {
+      io.out(describe(r));
+      const { decisions } = await api<{ decisions: DecisionView[] }>('GET', `apps/${app}/rollouts/${encodeURIComponent(r.id)}/decisions?limit=1`);
+      for (const line of decisions[0] ? describeDecision(decisions[0]) : [noDecision(r.gate !== null)]) io.out(line);
+    }
     return EXIT.ok;
   }
   if (sub === 'advance' || sub === 'pause' || sub === 'resume' || sub === 'abort' || sub === 'rollback') {
