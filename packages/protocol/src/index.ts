@@ -96,3 +96,4 @@ export {
 export { DEFAULT_GOLDEN_TOLERANCE, goldenToleranceSchema, type GoldenTolerance } from './golden/tolerance.js';
 export { checkGoldenCase, compareOutput, type ActualTensor, type GoldenCaseCheck, type GoldenFailure, type OutputCheck } from './golden/compare.js';
 export { encodeGolden, type GoldenCaseInput } from './golden/encode-golden.js';
+export { goldenSignatureProblems } from './golden/fits-signature.js';

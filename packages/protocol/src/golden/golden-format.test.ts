@@ -87,3 +87,34 @@ describe('edgeloop-golden version 1', () => {
     expect(fromFloat16(toFloat16(2 ** -24))).toBe(2 ** -24); // smallest subnormal
   });
 });
+
+describe('golden cases against a model signature', () => {
+  it('accepts dynamic axes and names every mismatch', async () => {
+    const { goldenSignatureProblems } = await import('./fits-signature.js');
+    const signature = {
+      inputs: [
+        { name: 'input', dtype: 'float32' as const, dims: [1, null] },
+        { name: 'state', dtype: 'float32' as const, dims: [2, 1, 128] },
+        { name: 'sr', dtype: 'int64' as const, dims: [] },
+      ],
+      outputs: [{ name: 'output', dtype: 'float32' as const, dims: [1, 1] }],
+    };
+    const ok = parseGolden(
+      silero({ inputs: { input: { dtype: 'float32', shape: [1, 3], data: [0, 0, 0] }, state: { dtype: 'float32', shape: [2, 1, 128], base64: toBase64(new Uint8Array(1024)) }, sr: { dtype: 'int64', shape: [], data: ['16000'] } } }),
+    );
+    expect(goldenSignatureProblems(ok, signature)).toEqual([]);
+    const bad = parseGolden(
+      silero({
+        inputs: { input: { dtype: 'float32', shape: [2, 3], data: [0, 0, 0, 0, 0, 0] }, state: { dtype: 'float32', shape: [2, 1, 64], base64: toBase64(new Uint8Array(512)) }, srate: { dtype: 'int64', shape: [], data: ['1'] } },
+        outputs: { stateN: { dtype: 'float32', shape: [1], data: [0] } },
+      }),
+    );
+    expect(goldenSignatureProblems(bad, signature)).toEqual([
+      `case "silence": missing input 'sr' (the model takes input: float32[1,?], state: float32[2,1,128], sr: int64[])`,
+      `case "silence": the model has no input 'srate' (it takes input: float32[1,?], state: float32[2,1,128], sr: int64[])`,
+      `case "silence": input 'input' must be float32[1,?], got float32[2,3]`,
+      `case "silence": input 'state' must be float32[2,1,128], got float32[2,1,64]`,
+      `case "silence": the model has no output 'stateN' (it returns output: float32[1,1])`,
+    ]);
+  });
+});

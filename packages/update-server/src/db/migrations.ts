@@ -2,6 +2,7 @@ import type { Database } from './database.js';
 import { registryMigration } from './migration-registry.js';
 import { telemetryMigration } from './migration-telemetry.js';
 import { releasesMigration } from './migration-releases.js';
+import { healthMigration } from './migration-health.js';
 
 /** `statements` is for SQL that holds `;` inside (function bodies): given pre-split, run as listed. */
 export interface Migration {
@@ -77,6 +78,7 @@ export const migrations: ReadonlyArray<Migration> = [
   registryMigration,
   telemetryMigration,
   releasesMigration,
+  healthMigration,
 ];
 
 export async function migrate(database: Database): Promise<void> {
