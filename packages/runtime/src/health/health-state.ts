@@ -109,12 +109,13 @@ export function commitTrial(record: ModelRecord, releaseId: string): 'committed'
  */
 export function revertTrial(record: ModelRecord, release: Pick<ModelRelease, 'releaseId' | 'version'>, reason: RevertReason, detail: string, now: number): 'reverted' | 'denied' {
   denyRelease(record, release, reason, detail, now);
-  if (record.active?.releaseId !== release.releaseId || record.previous === null) return 'denied';
+  if (record.active?.releaseId !== release.releaseId) return 'denied';
+  // With nothing to go back to (a first install that failed its golden checks), nothing is active.
   record.active = record.previous;
   record.previous = null;
   record.health.trial = null;
   prune(record);
-  return 'reverted';
+  return record.active ? 'reverted' : 'denied';
 }
 
 export function denyRelease(record: ModelRecord, release: Pick<ModelRelease, 'releaseId' | 'version'>, reason: RevertReason, detail: string, now: number): void {

@@ -139,11 +139,11 @@ describe.each(factories)('ModelStore trial state ($kind)', ({ make }) => {
   it('keeps trial leases per model until they are deleted', async () => {
     const open = make();
     const store = open();
-    await store.putLease({ id: 'L1', app: 'demo', model: 'vad', releaseId: 'vad@6', at: 1 });
-    await store.putLease({ id: 'L2', app: 'demo', model: 'asr', releaseId: 'asr@2', at: 2 });
+    await store.putLease({ id: 'L1', holder: 'h1', app: 'demo', model: 'vad', releaseId: 'vad@6', version: '6', at: 1 });
+    await store.putLease({ id: 'L2', holder: 'h1', app: 'demo', model: 'asr', releaseId: 'asr@2', version: '2', at: 2 });
     store.close();
     const reopened = open();
-    expect(await reopened.listLeases('demo', 'vad')).toEqual([{ id: 'L1', app: 'demo', model: 'vad', releaseId: 'vad@6', at: 1 }]);
+    expect(await reopened.listLeases('demo', 'vad')).toEqual([{ id: 'L1', holder: 'h1', app: 'demo', model: 'vad', releaseId: 'vad@6', version: '6', at: 1 }]);
     await reopened.deleteLease('L1');
     expect(await reopened.listLeases('demo', 'vad')).toEqual([]);
     expect(await reopened.listLeases('demo', 'asr')).toHaveLength(1);
@@ -215,7 +215,7 @@ describe('IndexedDB leases on page hide', () => {
   it('deletes a lease with a request started synchronously once the database is open', async () => {
     const store = indexedDbStore({ name: 'lease-now' });
     expect(store.deleteLeaseNow!('L0')).toBe(false); // not open yet: nothing can start synchronously
-    await store.putLease({ id: 'L1', app: 'demo', model: 'vad', releaseId: 'vad@6', at: 1 });
+    await store.putLease({ id: 'L1', holder: 'h1', app: 'demo', model: 'vad', releaseId: 'vad@6', version: '6', at: 1 });
     expect(store.deleteLeaseNow!('L1')).toBe(true);
     await vi.waitFor(async () => expect(await store.listLeases('demo', 'vad')).toEqual([]));
   });

@@ -41,9 +41,12 @@ export interface ModelPointers {
  */
 export interface TrialLease {
   id: string;
+  /** The runtime holding it: an id its liveness (Web Locks, or the process) vouches for while it runs. */
+  holder: string;
   app: string;
   model: string;
   releaseId: string;
+  version: string;
   at: number;
 }
 
