@@ -132,8 +132,12 @@ export interface Runtime {
    */
   addEventListener(type: RuntimeEventType, listener: (event: CustomEvent) => void): void;
   removeEventListener(type: RuntimeEventType, listener: (event: CustomEvent) => void): void;
-  /** Stops the worker and closes storage; loaded models stop working. */
-  dispose(): void;
+  /**
+   * Stops the worker and closes storage; loaded models stop working. Resolves once what the health
+   * gate measured is stored and this runtime's trial leases are given back (a Node process should
+   * await it before exiting: a process that ends holding a lease counts as a crash of the trial).
+   */
+  dispose(): Promise<void>;
 }
 
 export type RuntimeEventType =
@@ -306,7 +310,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       host?.terminate?.();
       // The health gate stores what it measured and gives its leases back before storage closes.
       const stored = gate?.dispose() ?? Promise.resolve();
-      void stored.finally(() => store?.close());
+      return stored.finally(() => store?.close());
     },
   };
 }
