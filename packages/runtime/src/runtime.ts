@@ -9,7 +9,7 @@ import { checkBackendList, DEFAULT_BACKENDS, type BackendName, type BackendOptio
 import type { EngineHost } from './engine/engine-host.js';
 import { RuntimeError } from './errors.js';
 import { HealthGate } from './health/health-gate.js';
-import { webLocksLiveness } from './health/liveness.js';
+import { webLocksLiveness, type Liveness } from './health/liveness.js';
 import type { HealthCheck } from './health/model-health.js';
 import { inlineHost } from './host/inline-host.js';
 import { workerHost } from './host/worker-host.js';
@@ -194,6 +194,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   }
   const loaded = new Set<string>();
   let gate: HealthGate | undefined;
+  let liveness: Liveness | null | undefined;
   const getGate = () =>
     (gate ??= new HealthGate({
       app,
@@ -202,7 +203,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       telemetry,
       now: options.now ?? Date.now,
       // Who vouches a trial's runtime still runs: the store (filesystem: by process), else Web Locks.
-      liveness: () => getStore().liveness ?? (globalThis.navigator?.locks ? webLocksLiveness(globalThis.navigator.locks) : null),
+      liveness: () => (liveness ??= getStore().liveness ?? (globalThis.navigator?.locks ? webLocksLiveness(globalThis.navigator.locks) : null)),
       ...(options.healthCheck && { healthCheck: options.healthCheck }),
     }));
   let delivery: Delivery | undefined;

@@ -74,9 +74,11 @@ export class HealthGate {
     const liveness = this.#o.liveness();
     if (!liveness) return record;
     const store = this.#o.store();
+    const leases = await store.listLeases(this.#o.app, model);
+    if (leases.length === 0) return record;
     const own = await this.#holderId();
     const dead: TrialLease[] = [];
-    for (const lease of await store.listLeases(this.#o.app, model)) {
+    for (const lease of leases) {
       if (lease.holder !== own && !(await liveness.isAlive(lease.holder))) dead.push(lease);
     }
     if (dead.length === 0) return record;

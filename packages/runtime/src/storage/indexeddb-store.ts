@@ -199,10 +199,12 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
     deleteLeaseNow(id) {
       if (!opened) return false;
       try {
-        // Created and sent now, in this task: it commits even as the page goes away.
-        const tx = opened.transaction('leases', 'readwrite', { durability: 'relaxed' });
+        // Created, sent and committed now, in this task (nothing waits for a result): the write is in
+        // the browser's hands even if the page is gone a moment later.
+        const tx = opened.transaction('leases', 'readwrite');
         tx.done.catch(() => undefined);
         void tx.store.delete(id).catch(() => undefined);
+        tx.commit();
         return true;
       } catch (error) {
         // The database is closing (another tab upgrades it): the lease is judged by liveness later.
