@@ -74,10 +74,10 @@ describe('health gate in Chromium', () => {
     const sessions = (await page.evaluate(() => window.edgeloopHealth.sessions())).map((s) => s.label);
     expect(sessions.filter((l) => l === 'model "vadgold" 6.0.0')).toHaveLength(1);
 
-    // A reload (a new start): v5 runs, v6 is refused without being opened.
-    const again = await newPage();
-    expect(await load(again, request('vadgold', 'gold'))).toMatchObject({ ok: true, version: '5.0.0', problem: { code: 'health' }, health: { state: 'committed' } });
-    expect((await again.evaluate(() => window.edgeloopHealth.sessions())).map((s) => s.label)).toEqual(['model "vadgold" 5.0.0']);
+    // A new start (a new runtime over the same storage): v5 runs, v6 is refused without being opened.
+    const opened = (await page.evaluate(() => window.edgeloopHealth.sessions())).length;
+    expect(await load(page, request('vadgold', 'gold'))).toMatchObject({ ok: true, version: '5.0.0', problem: { code: 'health' }, health: { state: 'committed' } });
+    expect((await page.evaluate(() => window.edgeloopHealth.sessions())).slice(opened).map((s) => s.label)).toEqual(['model "vadgold" 5.0.0']);
   });
 
   it('measures device_revert_ms over repeated reverts (e2e/support/revert-timing.ts; EDGELOOP_REVERT_RUNS, default 3)', async () => {

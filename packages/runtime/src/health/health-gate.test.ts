@@ -72,12 +72,14 @@ describe.each(stores)('health gate ($kind store)', ({ open }) => {
     expect(model.health).toMatchObject({ state: 'reverted', version: '6.0.0', releaseId: six.releaseId, reason: 'golden_mismatch', detail: expect.stringMatching(/golden case "ramp" on wasm: output 'y': cosine 0\.7143 < 0\.99/) });
     expect(events.map((e) => [e.type, e.detail.reason])).toEqual([['trial-start', undefined], ['trial-revert', 'golden_mismatch']]);
     expect(host.runs.filter((m) => m === 'six')).toHaveLength(1); // the golden case, nothing real
-    expect(host.released).toContain('six');
+    await vi.waitFor(() => expect(host.released).toContain('six')); // freed after the switch
 
     expect(await model.run(x(4))).toEqual({ y: tensor('float32', Float32Array.of(4), [1]) });
     expect(host.runs.at(-1)).toBe('five');
     expect(model.health.revertMs).toBeGreaterThanOrEqual(0);
     expect(model.health.revertMs).toBeLessThan(1000);
+    // The store step follows the switch; a new start waits for it (below), a reader here may not.
+    await vi.waitFor(async () => expect((await store().getModel('demo', 'vad')).active?.version).toBe('5.0.0'));
     const stored = await store().getModel('demo', 'vad');
     expect(stored).toMatchObject({ active: { version: '5.0.0' }, previous: null, health: { trial: null, denied: [{ releaseId: six.releaseId, reason: 'golden_mismatch' }] } });
 

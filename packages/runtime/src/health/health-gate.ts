@@ -55,6 +55,8 @@ export class HealthGate {
   /** This runtime's leases, by model: deleted when the trial ends here, on dispose, on page hide. */
   readonly #leases = new Map<string, string>();
   readonly recorder: MeasurementRecorder;
+  /** Store steps that follow a switch (reverts), per model: the next load of the model waits for them. */
+  readonly #pending = new Map<string, Promise<unknown>>();
   #holder: Promise<string | null> | undefined;
   readonly #onPageHide = () => this.#pageHide();
 
@@ -70,7 +72,10 @@ export class HealthGate {
    * {@link CRASH_LOOP_CRASHES} of them is reverted — or, when it never became active, refused —
    * without being run.
    */
-  async settle(model: string, record: ModelRecord): Promise<ModelRecord> {
+  async settle(model: string, stored: ModelRecord): Promise<ModelRecord> {
+    // A revert decided in this runtime and still being written: decide on what it writes.
+    const pending = this.#pending.get(model);
+    const record = pending ? await pending.then(() => this.#o.store().getModel(this.#o.app, model)) : stored;
     const liveness = this.#o.liveness();
     if (!liveness) return record;
     const store = this.#o.store();
@@ -161,6 +166,7 @@ export class HealthGate {
         reportRevert: (to, from) => this.#reportRevert(to, from.version, meta, input.telemetry),
         endLease: () => this.endLease(release.model),
         flushMeasurements: () => this.recorder.flush(),
+        track: (step) => this.#track(release.model, step),
       },
       {
         mode,
@@ -201,7 +207,7 @@ export class HealthGate {
           detail: { model: model.name, version: atStart.release.version, releaseId: atStart.release.releaseId, reason: atStart.reason, detail: atStart.detail, to: { version: model.version, releaseId: model.releaseId }, atStart: true },
         }),
       );
-      this.#reportReverted(model.name, atStart.release.version);
+      await this.#reportReverted(model.name, atStart.release.version);
     }
     try {
       await controller.begin(model);
@@ -226,7 +232,15 @@ export class HealthGate {
     const leases = [...this.#leases.values()].map((id) => store.deleteLease(id).catch(() => undefined));
     this.#leases.clear();
     void this.#holder?.then((id) => id !== null && this.#o.liveness()?.release(id));
-    return Promise.all([this.recorder.dispose(), ...leases]).then(() => undefined);
+    return Promise.all([this.recorder.dispose(), ...leases, ...this.#pending.values()]).then(() => undefined);
+  }
+
+  #track(model: string, step: Promise<unknown>): void {
+    const all = Promise.all([this.#pending.get(model), step.catch(() => undefined)]);
+    this.#pending.set(model, all);
+    void all.then(() => {
+      if (this.#pending.get(model) === all) this.#pending.delete(model);
+    });
   }
 
   async #takeLease(release: ModelRelease): Promise<void> {
@@ -257,12 +271,14 @@ export class HealthGate {
    * the unfinished period (collector `loaded`), which would drop a flag set before. `pending()` reads
    * storage after that assignment is applied, so the flag is set in the new period.
    */
-  #reportRevert(to: ModelBinding, revertedVersion: string, meta: AcquireMeta, telemetry: ModelTelemetryOptions | undefined): void {
+  #reportRevert(to: ModelBinding, revertedVersion: string, meta: AcquireMeta, telemetry: ModelTelemetryOptions | undefined): Promise<void> {
     void this.#o.telemetry.loaded({ name: to.release.model, version: to.release.version, backend: to.backend }, { cohort: meta.cohort, profile: to.release.profile }, telemetry);
-    this.#reportReverted(to.release.model, revertedVersion);
+    return this.#reportReverted(to.release.model, revertedVersion);
   }
 
-  #reportReverted(model: string, version: string): void {
-    void this.#o.telemetry.pending().then(() => this.#o.telemetry.reverted(model, version));
+  /** Resolves once the flag is set (`pending()` never rejects). */
+  async #reportReverted(model: string, version: string): Promise<void> {
+    await this.#o.telemetry.pending();
+    this.#o.telemetry.reverted(model, version);
   }
 }

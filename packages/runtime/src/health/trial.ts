@@ -28,12 +28,14 @@ export interface TrialContext {
   worker: 'shared' | 'own' | undefined;
   /** Observers of every real run besides the trial itself (telemetry, the measurement recorder). */
   observers: readonly RunObserver[];
-  /** Telemetry learns of the revert once the fallback answers (see HealthGate). */
-  reportRevert(fallback: ModelBinding, reverted: Pick<ModelRelease, 'version'>): void;
+  /** Telemetry counts the fallback from now on and flags the revert; resolves when the fallback may answer (see HealthGate). */
+  reportRevert(fallback: ModelBinding, reverted: Pick<ModelRelease, 'version'>): Promise<void>;
   /** This runtime's lease on the release ends: the trial ended here, or the model was disposed. */
   endLease(): void;
   /** Writes measurements now (before a decision is stored). */
   flushMeasurements(): Promise<void>;
+  /** A store step that follows a switch: awaited by the next load of the model and by dispose, never by the answer. */
+  track(step: Promise<unknown>): void;
 }
 
 /**
@@ -69,6 +71,8 @@ export class TrialController implements ModelSlot, RunObserver {
   readonly #baseline = new Map<string, BackendStats>();
   #reverted: { release: Pick<ModelRelease, 'releaseId' | 'version'>; reason: RevertReason; detail: string; decidedAt: number | null; revertMs?: number } | null = null;
   #deciding = false;
+  /** A revert was decided: trial runs no longer count, the switch follows. */
+  #reverting = false;
   #model: Model | null = null;
   #released = new Set<number>();
 
@@ -150,7 +154,7 @@ export class TrialController implements ModelSlot, RunObserver {
       this.#reverted.revertMs = performance.now() - this.#reverted.decidedAt;
       return;
     }
-    if (this.#state !== 'trial' || binding !== this.#trial) return;
+    if (this.#state !== 'trial' || this.#reverting || binding !== this.#trial) return;
     const stats = this.#statsFor(binding.backend);
     stats.attempts += 1;
     stats.latency.record(latencyMs < 0 ? 0 : latencyMs);
@@ -158,7 +162,7 @@ export class TrialController implements ModelSlot, RunObserver {
   }
 
   failed(binding: ModelBinding, code: RuntimeErrorCode): void {
-    if (this.#state !== 'trial' || binding !== this.#trial) return;
+    if (this.#state !== 'trial' || this.#reverting || binding !== this.#trial) return;
     const stats = this.#statsFor(binding.backend);
     stats.attempts += 1;
     stats.errors += 1;
@@ -181,18 +185,23 @@ export class TrialController implements ModelSlot, RunObserver {
   }
 
   #evaluate(): void {
-    if (this.#deciding || this.#state !== 'trial') return;
+    if (this.#deciding || this.#reverting || this.#state !== 'trial') return;
     const backend = this.#trial.backend;
     const decision = evaluateTrial(this.#statsFor(backend), this.#baseline.get(backend) ?? null, this.#policy);
     if (decision.decision === 'wait') return;
     this.#deciding = true;
-    void this.#decide(decision).finally(() => {
-      this.#deciding = false;
-    });
+    void this.#decide(decision)
+      .catch((error: unknown) => this.#note(error))
+      .finally(() => {
+        this.#deciding = false;
+      });
   }
 
   async #decide(decision: Exclude<TrialDecision, { decision: 'wait' }>): Promise<void> {
-    if (decision.decision === 'revert') return this.#revert(decision.reason, decision.detail).catch((error: unknown) => this.#note(error));
+    if (decision.decision === 'revert') {
+      await this.#revert(decision.reason, decision.detail);
+      return;
+    }
     const check = this.#c.healthCheck;
     if (check && this.#model) {
       let verdict: boolean | string;
@@ -204,10 +213,11 @@ export class TrialController implements ModelSlot, RunObserver {
       if (this.#state !== 'trial') return;
       if (verdict !== true) {
         const detail = typeof verdict === 'string' ? verdict : "the app's healthCheck returned false";
-        return this.#revert('app_check', detail).catch((error: unknown) => this.#note(error));
+        await this.#revert('app_check', detail);
+        return;
       }
     }
-    await this.#commit().catch((error: unknown) => this.#note(error));
+    await this.#commit();
   }
 
   async #commit(): Promise<void> {
@@ -217,7 +227,10 @@ export class TrialController implements ModelSlot, RunObserver {
     if (record.active?.releaseId !== release.releaseId) {
       // Another tab of this app reverted the release meanwhile: follow the stored outcome.
       const denied = record.health.denied.find((d) => d.releaseId === release.releaseId);
-      if (denied) return this.#revert(denied.reason, denied.detail);
+      if (denied) {
+        await this.#revert(denied.reason, denied.detail);
+        return;
+      }
     }
     this.#state = 'committed';
     const stats = this.#statsFor(this.#trial.backend);
@@ -228,17 +241,23 @@ export class TrialController implements ModelSlot, RunObserver {
   }
 
   /**
-   * The revert: the slot switches to the previous release's session at once (the next run() is
-   * answered by it), then one store step reverts the pointers and deny-lists the release.
+   * The revert: telemetry moves to the previous release (its counts start a new period, and the
+   * revert is flagged in it), the slot switches to the previous release's session — loaded beside
+   * the trial all along, so the next run() is answered by it at once, without waiting for storage —
+   * and one store step then reverts the pointers and deny-lists the release. Resolves once the
+   * previous release answers, with that store step.
    */
-  async #revert(reason: RevertReason, detail: string): Promise<void> {
+  async #revert(reason: RevertReason, detail: string): Promise<{ stored: Promise<void> }> {
     const fallback = this.#fallback;
-    if (!fallback || this.#state === 'reverted') return;
+    if (!fallback || this.#state === 'reverted' || this.#reverting) return { stored: Promise.resolve() };
     const trial = this.#trial;
     const decidedAt = performance.now();
-    this.binding = fallback;
-    this.#state = 'reverted';
+    // No trial run counts any more; calls keep reaching the trial until the switch below.
+    this.#reverting = true;
+    await this.#c.reportRevert(fallback, trial.release);
     this.#reverted = { release: trial.release, reason, detail, decidedAt };
+    this.#state = 'reverted';
+    this.binding = fallback;
     this.#dispatch('trial-revert', {
       model: trial.release.model,
       version: trial.release.version,
@@ -249,18 +268,26 @@ export class TrialController implements ModelSlot, RunObserver {
       to: { version: fallback.release.version, releaseId: fallback.release.releaseId },
       decidedAt,
     });
-    try {
-      await this.#c.store().updateModel(this.#c.app, trial.release.model, (record) => void revertTrial(record, trial.release, reason, detail, this.#c.now()));
-    } finally {
-      this.#c.endLease();
-      this.#c.reportRevert(fallback, trial.release);
-      await this.#releaseSession(trial);
-    }
+    const stored = this.#c
+      .store()
+      .updateModel(this.#c.app, trial.release.model, (record) => void revertTrial(record, trial.release, reason, detail, this.#c.now()))
+      .then(() => undefined)
+      .finally(() => {
+        this.#c.endLease();
+        void this.#releaseSession(trial);
+      });
+    this.#c.track(stored);
+    stored.catch((error: unknown) => this.#note(error));
+    return { stored };
   }
 
   /** A failure of the golden checks on every backend this model may use. */
   async #fail(reason: 'golden_mismatch' | 'nan', detail: string): Promise<void> {
-    if (this.#fallback) return this.#revert(reason, detail);
+    if (this.#fallback) {
+      // Returns once the previous release answers; the store step follows (see #revert).
+      await this.#revert(reason, detail);
+      return;
+    }
     const release = this.#trial.release;
     await this.#c.store().updateModel(this.#c.app, release.model, (record) => void revertTrial(record, release, reason, detail, this.#c.now()));
     this.#c.endLease();
