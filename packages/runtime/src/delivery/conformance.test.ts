@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { openDB } from 'idb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RuntimeError } from '../errors.js';
+import { tensor } from '../engine/tensor.js';
 import { createRuntime, type RuntimeOptions } from '../runtime.js';
 import { fileSystemStore } from '../storage/filesystem-store.js';
 import { indexedDbStore } from '../storage/indexeddb-store.js';
@@ -486,15 +487,19 @@ describe.each(stores)('delivery conformance ($kind store)', ({ open, wipe, loseB
   });
 
   describe('storage and activation', () => {
-    it('keeps the previous release as rollback target and collects older files', async () => {
+    it('keeps the last committed release as rollback target and collects older files', async () => {
       const five = repo.publish('vad', '5.0.0', bytesOf('five'));
       await runtimeFor().load('vad');
-      repo.publish('vad', '6.0.0', bytesOf('six'));
-      await runtimeFor().load('vad');
+      const six = repo.publish('vad', '6.0.0', bytesOf('six'));
+      repo.bump({ models: { vad: { ...six, health: { inferences: 1 } } } });
+      const trial = await runtimeFor().load('vad');
+      expect(trial.health).toMatchObject({ state: 'trial', version: '6.0.0', needed: 1 });
+      await trial.run({ x: tensor('float32', Float32Array.of(1), [1]) });
+      await vi.waitFor(() => expect(trial.health.state).toBe('committed'));
       repo.publish('vad', '7.0.0', bytesOf('seven'));
       await runtimeFor().load('vad');
       const pointers = await store().getModel('demo', 'vad');
-      expect([pointers.active?.version, pointers.previous?.version]).toEqual(['7.0.0', '6.0.0']);
+      expect([pointers.active?.version, pointers.previous?.version, pointers.health.trial?.version]).toEqual(['7.0.0', '6.0.0', '7.0.0']);
       expect(await store().collect()).toEqual({ freedBytes: 4, removedFiles: 1 });
       expect(await store().getFile(five.files[0]!.sha256)).toBeNull();
     });

@@ -1,8 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pinKeys, verifyManifestEnvelope } from '@edgeloop/protocol';
+import { encodeGolden, pinKeys, verifyManifestEnvelope } from '@edgeloop/protocol';
 import { ROLLOUT_GATE_JOB } from '../app.js';
 import { startServer, type RunningServer } from '../server.js';
 import { sileroV6 } from '../test-support.js';
@@ -124,6 +124,73 @@ describe('edgeloop rollout status and the gate', () => {
     );
     expect(describeDecision({ ...decision, outcome: 'rollback', applied: false })[0]).toMatch(/, not acted on: a person changed the rollout first$/);
     expect(describeDecision({ ...decision, outcome: 'rollback', applied: true })[1]).toBe('    rolled back: errors 38.7 % vs 30.2 %');
+  });
+});
+
+describe('edgeloop publish --golden and --health', () => {
+  let server: RunningServer;
+  let dir: string;
+  const lines: string[] = [];
+  const cli = async (...argv: string[]) => {
+    lines.length = 0;
+    try {
+      return await runCli([...argv, '--server', server.url], { out: (l) => lines.push(l), env: { EDGELOOP_TOKEN: server.adminToken } });
+    } catch (error) {
+      if (error instanceof CliError) {
+        lines.push(error.message);
+        return error.exitCode;
+      }
+      throw error;
+    }
+  };
+  const goldenFile = (stateDims: number[]) =>
+    JSON.stringify(
+      encodeGolden([
+        {
+          name: 'silence',
+          inputs: {
+            input: { dtype: 'float32', dims: [1, 576], data: new Float32Array(576) },
+            state: { dtype: 'float32', dims: stateDims, data: new Float32Array(stateDims.reduce((a, b) => a * b, 1)) },
+            sr: { dtype: 'int64', dims: [], data: BigInt64Array.of(16000n) },
+          },
+          outputs: { output: { dtype: 'float32', dims: [1, 1], data: Float32Array.of(0.01) } },
+        },
+      ]),
+    );
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edgeloop-cli-golden-'));
+    server = await startServer({ dataDir: join(dir, 'data'), port: 0, log: () => {}, issueAdminTokenFor: 'demo' });
+    await writeFile(join(dir, 'v6.onnx'), sileroV6);
+    await mkdir(join(dir, 'good'));
+    await writeFile(join(dir, 'good', 'a-silence.json'), goldenFile([2, 1, 128]));
+    await writeFile(join(dir, 'good', 'b-again.json'), goldenFile([2, 1, 128]).replace('0.009999999776482582', '0.02'));
+    await writeFile(join(dir, 'good', 'notes.txt'), 'not a golden file');
+    await mkdir(join(dir, 'bad'));
+    await writeFile(join(dir, 'bad', 'short-state.json'), goldenFile([2, 1, 64]));
+  });
+  afterAll(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('checks every golden file against the model before uploading anything, then publishes them with the policy', async () => {
+    const publish = (golden: string, ...more: string[]) => cli('publish', join(dir, 'v6.onnx'), '--app', 'demo', '--model', 'vad', '--version', '6.0.0', '--golden', join(dir, golden), ...more);
+    expect(await publish('bad')).toBe(EXIT.usage);
+    expect(lines[0]).toBe(`${join(dir, 'bad', 'short-state.json')} does not fit the model's signature: case "silence": input 'state' must be float32[2,?,128], got float32[2,1,64]`);
+    expect(await publish('good', '--health', '{"p95ratio":2}')).toBe(EXIT.usage);
+    expect(lines[0]).toMatch(/--health: .*p95ratio/);
+    expect(await cli('health', '--app', 'demo', '--model', 'vad', '--version', '6.0.0')).toBe(EXIT.notFound); // nothing was published
+
+    expect(await publish('good', '--health', '{"inferences":20,"golden":{"maxAbs":0.05}}')).toBe(EXIT.ok);
+    expect(lines).toEqual([
+      `published demo/vad@6.0.0 (seq 2): ${sileroV6.byteLength} bytes`,
+      expect.stringMatching(/^added golden file a-silence\.json \(\d+ bytes\)$/),
+      expect.stringMatching(/^added golden file b-again\.json \(\d+ bytes\)$/),
+      'set the health policy of vad@6.0.0: {"inferences":20,"golden":{"maxAbs":0.05}}',
+    ]);
+    expect(await cli('health', '--app', 'demo', '--model', 'vad', '--version', '6.0.0', '{}')).toBe(EXIT.ok);
+    expect(lines[0]).toMatch(/^vad@6\.0\.0 health policy: the defaults/);
   });
 });
 

@@ -1,6 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { goldenSignatureProblems, healthPolicySchema, parseGolden, ProtocolError, type HealthPolicy } from '@edgeloop/protocol';
+import { z } from 'zod';
+import { inspectOnnx } from '../registry/onnx.js';
 import { adminClient, CliError, EXIT } from './client.js';
 import { describeDecision, noDecision, type DecisionView } from './gate-decision.js';
 
@@ -63,12 +67,52 @@ export async function tokenCommand(sub: string | undefined, positionals: string[
   throw new CliError('usage: edgeloop token create|list|revoke|bootstrap --app APP', EXIT.usage);
 }
 
+/** `--health JSON`: the policy, checked here so a typo fails before anything is uploaded. */
+function parseHealthFlag(text: string): HealthPolicy {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new CliError(`--health must be JSON such as '{"inferences":100,"p95Ratio":2,"golden":{"maxAbs":0.001}}'; got ${text}`, EXIT.usage);
+  }
+  const parsed = z.strictObject(healthPolicySchema.shape).safeParse(json);
+  if (!parsed.success) throw new CliError(`--health: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, EXIT.usage);
+  return parsed.data;
+}
+
+/**
+ * `--golden DIR`: every `*.json` in DIR, read and checked before anything is uploaded (and against
+ * the model's signature when the model is ONNX), so a bad golden file publishes nothing.
+ */
+async function readGoldenDir(dir: string, modelFile: string, format: string): Promise<Array<{ name: string; bytes: Uint8Array }>> {
+  const names = (await readdir(dir).catch(() => null))?.filter((name) => name.endsWith('.json')).sort();
+  if (!names) throw new CliError(`--golden: no directory at ${dir}`, EXIT.usage);
+  if (names.length === 0) throw new CliError(`--golden: ${dir} holds no *.json golden files (write them with "edgeloop gate --golden N")`, EXIT.usage);
+  const signature = format === 'onnx' ? inspectOnnx(new Uint8Array(await readFile(modelFile))).signature : null;
+  const files = [];
+  for (const name of names) {
+    const bytes = new Uint8Array(await readFile(join(dir, name)));
+    try {
+      const parsed = parseGolden(bytes);
+      const problems = signature ? goldenSignatureProblems(parsed, signature) : [];
+      if (problems.length > 0) throw new CliError(`${join(dir, name)} does not fit the model's signature: ${problems.join('; ')}`, EXIT.usage);
+    } catch (error) {
+      if (error instanceof ProtocolError) throw new CliError(`${join(dir, name)}: ${error.message}`, EXIT.usage);
+      throw error;
+    }
+    files.push({ name, bytes });
+  }
+  return files;
+}
+
 export async function publishCommand(positionals: string[], flags: Flags, io: Io): Promise<number> {
   const file = positionals[0];
-  if (!file) throw new CliError('usage: edgeloop publish FILE --app APP --model MODEL --version LABEL', EXIT.usage);
+  if (!file) throw new CliError('usage: edgeloop publish FILE --app APP --model MODEL --version LABEL [--golden DIR] [--health JSON]', EXIT.usage);
   const [app, model, version] = [need(flags, 'app'), need(flags, 'model'), need(flags, 'version')];
   const size = (await stat(file).catch(() => null))?.size;
   if (size === undefined) throw new CliError(`no file at ${file}`, EXIT.usage);
+  const health = typeof flags.health === 'string' ? parseHealthFlag(flags.health) : undefined;
+  const golden = typeof flags.golden === 'string' ? await readGoldenDir(flags.golden, file, (flags.format as string | undefined) ?? 'onnx') : [];
   const query = new URLSearchParams();
   for (const name of ['notes', 'channel', 'backend', 'precision', 'format']) if (typeof flags[name] === 'string') query.set(name, flags[name] as string);
   const variant = flags.variant as string | undefined;
@@ -78,8 +122,30 @@ export async function publishCommand(positionals: string[], flags: Flags, io: Io
   const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
   const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) };
   if (typeof flags['idempotency-key'] === 'string') headers['Idempotency-Key'] = flags['idempotency-key'];
-  const record = await client(flags, io)<{ version: string; seq: number; sha256: string; size: number }>('POST', `${path}?${query}`, { body, headers });
+  const api = client(flags, io);
+  const record = await api<{ version: string; seq: number; sha256: string; size: number }>('POST', `${path}?${query}`, { body, headers });
   io.out(`published ${app}/${model}@${record.version} (seq ${record.seq}${variant ? `, variant ${variant}` : ''}): ${size} bytes`);
+  for (const { name, bytes } of golden) {
+    await api('POST', `apps/${app}/models/${model}/versions/${version}/variants/${variant ?? 'default'}/files/golden`, {
+      body: bytes,
+      headers: { 'Content-Type': 'application/octet-stream' },
+    });
+    io.out(`added golden file ${name} (${bytes.byteLength} bytes)`);
+  }
+  if (health) {
+    await api('PUT', `apps/${app}/models/${model}/versions/${version}/health`, { json: health });
+    io.out(`set the health policy of ${model}@${version}: ${JSON.stringify(health)}`);
+  }
+  return EXIT.ok;
+}
+
+/** `edgeloop health --app A --model M --version V [JSON]`: sets the version's health policy (`{}`: the defaults) or shows it. */
+export async function healthCommand(flags: Flags, io: Io, policy: string | undefined): Promise<number> {
+  const [app, model, version] = [need(flags, 'app'), need(flags, 'model'), need(flags, 'version')];
+  const api = client(flags, io);
+  const path = `apps/${app}/models/${model}/versions/${version}`;
+  const record = policy === undefined ? await api<{ health: HealthPolicy | null }>('GET', path) : await api<{ health: HealthPolicy | null }>('PUT', `${path}/health`, { json: parseHealthFlag(policy) });
+  io.out(`${model}@${version} health policy: ${record.health === null ? 'the defaults (inferences 50, p95Ratio 1.5, errorRateDelta 0.02, golden cosine ≥ 0.99)' : JSON.stringify(record.health)}`);
   return EXIT.ok;
 }
 

@@ -8,7 +8,7 @@ import { startServer } from '../server.js';
 import { ServerError } from '../errors.js';
 import { blobStoreFromFlags } from './blob-store-flags.js';
 import { CliError, EXIT, exitFor } from './client.js';
-import { publishCommand, rolloutCommand, tokenCommand, type Io } from './commands.js';
+import { healthCommand, publishCommand, rolloutCommand, tokenCommand, type Io } from './commands.js';
 
 export const USAGE = `usage: edgeloop <command> [options]
 
@@ -28,6 +28,9 @@ export const USAGE = `usage: edgeloop <command> [options]
   keys create --app APP [--data-dir DIR]          give APP its own signing key, handed over by the server key
   publish FILE --app APP --model MODEL --version LABEL [--variant V --role model|weights]
                [--backend B] [--precision P] [--notes TEXT] [--channel C] [--idempotency-key K]
+               [--golden DIR]    every *.json golden file in DIR, checked against the model first
+               [--health JSON]   e.g. '{"inferences":100,"p95Ratio":2,"golden":{"maxAbs":0.001}}'
+  health --app APP --model MODEL --version LABEL [JSON]   show or set a version's health policy ('{}': defaults)
   rollout start --app APP --model MODEL --to LABEL --steps 1,5,25,50,100 [--hold MINUTES] [--channel C]
   rollout advance|pause|resume|abort|rollback --app APP ROLLOUT_ID
   rollout status --app APP [ROLLOUT_ID]    with the gate's latest decision in words
@@ -72,6 +75,8 @@ const OPTIONS = {
   to: { type: 'string' },
   steps: { type: 'string' },
   hold: { type: 'string' },
+  golden: { type: 'string' },
+  health: { type: 'string' },
 } as const;
 
 /**
@@ -97,6 +102,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   if (command === 'token') return tokenCommand(sub, rest, flags, io);
   if (command === 'publish') return publishCommand(sub === undefined ? [] : [sub, ...rest], flags, io);
   if (command === 'rollout') return rolloutCommand(sub, rest, flags, io);
+  if (command === 'health') return healthCommand(flags, io, sub);
   throw new CliError(command === undefined ? USAGE : `unknown command "${command}"\n${USAGE}`, EXIT.usage);
 }
 
