@@ -15,6 +15,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { RunResult } from '../bench/loop/setup.js';
+import { launchChromium } from '../e2e/support/chromium.js';
+import { openHealthPage, serveHealthPage } from '../e2e/support/health-site.js';
+import { measureRevertTiming, type RevertTiming } from '../e2e/support/revert-timing.js';
+import { startTestServer } from '../e2e/support/update-server.js';
 import { SCENARIOS, type ScenarioName } from '../bench/loop/scenarios.js';
 import type { LoopReply, LoopTask } from '../bench/loop/worker.js';
 
@@ -36,7 +40,7 @@ const plan: Batch[] = quick
   ? [
       { label: 'aa', scenario: 'aa', size: FLEET, runs: 6, via: 'releases' },
       ...REGRESSIONS.map((scenario) => ({ label: scenario, scenario, size: FLEET, runs: 2, via: 'releases' as const })),
-      { label: 'http:errors_plus50pct', scenario: 'errors_plus50pct', size: 20_000, runs: 1, via: 'http' },
+      { label: 'http:crash_loop', scenario: 'crash_loop', size: 50_000, runs: 1, via: 'http' },
     ]
   : [
       { label: 'aa', scenario: 'aa', size: FLEET, runs: 1000, via: 'releases' },
@@ -50,6 +54,12 @@ const plan: Batch[] = quick
       { label: 'aa@1m', scenario: 'aa', size: 1_000_000, runs: 2, via: 'releases' },
       ...(Object.keys(SCENARIOS) as ScenarioName[]).map((scenario) => ({ label: `http:${scenario}`, scenario, size: FLEET, runs: 1, via: 'http' as const })),
     ];
+
+// ---- the device's revert in real Chromium: Silero v6 fails its golden check, v5 answers ----
+
+const REVERT_RUNS = quick ? 5 : 20;
+const revert = await measureDeviceRevert(REVERT_RUNS);
+console.log(`device_revert_ms over ${revert.samples.length} reverts: p50 ${revert.p50.toFixed(1)} ms, p95 ${revert.p95.toFixed(1)} ms, max ${revert.max.toFixed(1)} ms`);
 
 // ---- run the plan on a pool of worker threads, each with its own in-process server ----
 
@@ -146,6 +156,7 @@ const metrics: Metric[] = [
         { name: 'decision_ms_median_1000000_devices', value: round(decisionsMs(1_000_000), 2), unit: 'ms', goal: 'report' },
         { name: 'decision_ms_ratio_1m_vs_200k_devices', value: round(decisionsMs(1_000_000) / decisionsMs(200_000), 3), unit: 'ratio', goal: '<= 1.5' },
       ]),
+  { name: 'device_revert_ms_p95', value: round(revert.p95, 1), unit: 'ms', goal: '<= 1000' },
   { name: 'server_vs_decide_mismatched_decisions', value: mismatches([...results.values()].flat().filter((r) => r.via === 'releases')), unit: 'decisions', goal: '== 0' },
   { name: 'http_path_mismatched_decisions', value: mismatches(httpRuns), unit: 'decisions', goal: '== 0' },
 ];
@@ -175,6 +186,7 @@ const info = {
   fleet: FLEET,
   workers: WORKERS,
   wall_s: Math.round((Date.now() - t0) / 1000),
+  device_revert_ms: { runs: revert.samples.length, p50: round(revert.p50, 1), p95: round(revert.p95, 1), max: round(revert.max, 1), samples: revert.samples.map((v) => round(v, 1)) },
   aa_false_rollbacks: falseRollbacks,
   aa_runs: aa.length,
   baseline: { name: 'daily timer (no gate)', hours_to_100pct: TIMER_HOURS_TO_100, bad_release_reached_100pct: regressionRuns.length, exposed_share: 1 },
@@ -196,6 +208,23 @@ for (const [label, s] of Object.entries(scenarios)) {
 }
 console.log(`\nbaseline (daily timer, no gate): every regression reaches 100 % after ${TIMER_HOURS_TO_100} h; gated A/A median ${info.aa_hours_to_100pct_median} h`);
 console.log('wrote bench-results/loop.json');
+
+/**
+ * device_revert_ms in Chromium (e2e/support/revert-timing.ts): each run a fresh device installs
+ * Silero v5, gets v6 whose golden check fails, and reverts; from the failed check to v5 answering.
+ */
+async function measureDeviceRevert(runs: number): Promise<RevertTiming> {
+  const [updates, site, browser] = await Promise.all([startTestServer(), serveHealthPage(), launchChromium()]);
+  try {
+    const page = await browser.newPage();
+    await openHealthPage(page, site.url);
+    return await measureRevertTiming(page, { url: updates.server.url, publicKey: updates.server.publicKey, admin: updates.admin }, { runs });
+  } finally {
+    await browser.close();
+    await site.close();
+    await updates.dispose();
+  }
+}
 
 /** One-sided upper confidence bound of a binomial proportion (Clopper–Pearson): P(Bin(n, p) ≤ x) = 1 − level. */
 function clopperPearsonUpper(x: number, n: number, level: number): number {

@@ -117,6 +117,21 @@ describe('edgeloop rollout status and the gate', () => {
     expect(lines[1]).toBe('  gate: off (steps advance on their hold time or by hand)');
   });
 
+  it('starts a rollout with a gate policy, with --gate off and a hold, and refuses a hold the gate would ignore', async () => {
+    for (const r of await server.rollouts.list('demo')) if (r.state === 'running') await server.rollouts.act('demo', r.id, 'abort', { actor: 'test', requestId: null });
+    const start = (...more: string[]) => cli('rollout', 'start', '--app', 'demo', '--model', 'vad', '--to', '6.0.0', '--steps', '10,100', ...more);
+    await expect(start('--hold', '60')).rejects.toMatchObject({ exitCode: EXIT.usage, message: expect.stringMatching(/^--hold paces rollouts without a gate: add --gate off/) });
+    await expect(start('--gate', '{alpha')).rejects.toMatchObject({ exitCode: EXIT.usage, message: expect.stringMatching(/^--gate must be "off" or a JSON gate policy/) });
+    await expect(start('--gate', '{"minReportsPerArm":5}')).rejects.toMatchObject({ message: expect.stringMatching(/gate\.minReportsPerArm: 5 is below the telemetry floor of 20 reports/) });
+    expect(await start('--gate', '{"minHoldWindows":3,"alpha":0.01}')).toBe(EXIT.ok);
+    const gated = lines[0]!.split(' ')[1]!;
+    expect((await server.rollouts.get('demo', gated)).gate).toMatchObject({ minHoldWindows: 3, alpha: 0.01, maxStepHours: 48 });
+    expect(await cli('rollout', 'abort', '--app', 'demo', gated)).toBe(EXIT.ok);
+    expect(await start('--gate', 'off', '--hold', '60')).toBe(EXIT.ok);
+    expect(lines[0]).toMatch(/running {2}10% \(step 1\/2\) {2}next step /);
+    expect(await cli('rollout', 'abort', '--app', 'demo', lines[0]!.split(' ')[1]!)).toBe(EXIT.ok);
+  });
+
   it('says whether the gate acted on a decision', () => {
     const decision = { windowEnd: '2026-12-03T15:00:00.000Z', stepIndex: 0, rule: 'regression', reason: 'rolled back: errors 38.7 % vs 30.2 %' };
     expect(describeDecision({ ...decision, outcome: 'rollback', applied: true })[0]).toBe(

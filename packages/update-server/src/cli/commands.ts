@@ -164,6 +164,20 @@ interface RolloutView {
   gate: Record<string, unknown> | null;
 }
 
+/** `--gate off` (no gate), `--gate '{"alpha":0.01}'` (a policy; the server validates it), or absent (the default policy). */
+function parseGateFlag(value: string | undefined): Record<string, unknown> | false | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'off') return false;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new CliError(`--gate must be "off" or a JSON gate policy such as '{"alpha":0.01,"minHoldWindows":2}', got ${value}`, EXIT.usage);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new CliError('--gate must be a JSON object (a gate policy; docs/rollouts.md#the-rollout-gate) or "off"', EXIT.usage);
+  return parsed as Record<string, unknown>;
+}
+
 const describe = (r: RolloutView) =>
   `${r.id}  ${r.model}/${r.channel}  ${r.fromVersion} → ${r.toVersion}  ${r.state}  ${r.percentage}% (step ${r.stepIndex + 1}/${r.steps.length})${r.nextStepAt ? `  next step ${r.nextStepAt}` : ''}`;
 
@@ -173,13 +187,18 @@ export async function rolloutCommand(sub: string | undefined, positionals: strin
   if (sub === 'start') {
     const steps = need(flags, 'steps').split(',').map(Number);
     if (steps.some((p) => !Number.isFinite(p))) throw new CliError('--steps must be percentages, e.g. 1,5,25,50,100', EXIT.usage);
+    const gate = parseGateFlag(flags.gate as string | undefined);
     const hold = flags.hold === undefined ? undefined : Number(flags.hold);
+    if (hold !== undefined && gate !== false) {
+      throw new CliError('--hold paces rollouts without a gate: add --gate off, or let the gate promote each step (its policy\'s minHoldWindows sets the least hold)', EXIT.usage);
+    }
     const rollout = await api<RolloutView>('POST', `apps/${app}/rollouts`, {
       json: {
         model: need(flags, 'model'),
         toVersion: need(flags, 'to'),
         channel: (flags.channel as string | undefined) ?? 'stable',
         steps: steps.map((percentage) => ({ percentage, ...(hold !== undefined && { holdMinutes: hold }) })),
+        ...(gate !== undefined && { gate }),
       },
     });
     io.out(`started ${describe(rollout)}`);

@@ -31,7 +31,7 @@ export const USAGE = `usage: edgeloop <command> [options]
                [--golden DIR]    every *.json golden file in DIR, checked against the model first
                [--health JSON]   e.g. '{"inferences":100,"p95Ratio":2,"golden":{"maxAbs":0.001}}'
   health --app APP --model MODEL --version LABEL [JSON]   show or set a version's health policy ('{}': defaults)
-  rollout start --app APP --model MODEL --to LABEL --steps 1,5,25,50,100 [--hold MINUTES] [--channel C]
+  rollout start --app APP --model MODEL --to LABEL --steps 1,5,25,50,100 [--gate JSON | --gate off --hold MINUTES] [--channel C]
   rollout advance|pause|resume|abort|rollback --app APP ROLLOUT_ID
   rollout status --app APP [ROLLOUT_ID]    with the gate's latest decision in words
 
@@ -75,6 +75,7 @@ const OPTIONS = {
   to: { type: 'string' },
   steps: { type: 'string' },
   hold: { type: 'string' },
+  gate: { type: 'string' },
   golden: { type: 'string' },
   health: { type: 'string' },
 } as const;
