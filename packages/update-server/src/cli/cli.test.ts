@@ -37,6 +37,19 @@ describe('edgeloop CLI through the admin API', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('prints its usage for --help on any command and its version for --version alone, exit 0', async () => {
+    for (const argv of [['--help'], ['-h'], ['publish', '--help'], ['rollout', 'start', '-h'], ['help']]) {
+      expect(await cli(...argv)).toBe(EXIT.ok);
+      expect(lines.join('\n')).toMatch(/^usage: edgeloop <command>/);
+      expect(lines.join('\n')).toContain('--format onnx|tfjs-graph|tfjs-layers');
+    }
+    lines.length = 0;
+    expect(await runCli(['--version'], { out: (l) => lines.push(l), env: {} })).toBe(EXIT.ok);
+    expect(lines).toEqual([expect.stringMatching(/^edgeloop \d+\.\d+\.\d+/)]);
+    // With a value, --version is still a model version label.
+    expect(await cli('health', '--app', 'demo', '--model', 'nope', '--version', '1.0.0')).toBe(EXIT.notFound);
+  });
+
   it('creates, lists and revokes tokens; a revoked token exits 3', async () => {
     expect(await cli('token', 'create', '--app', 'demo', '--scopes', 'read', '--name', 'ci')).toBe(EXIT.ok);
     const token = lines.find((l) => l.startsWith('token'))!.split(': ')[1]!;

@@ -26,7 +26,7 @@ export const USAGE = `usage: edgeloop <command> [options]
   keys show|rotate [--app APP] [--data-dir DIR]   the manifest signing key (an app's own with --app);
                                                  rotate: a new key, handed over by the old one
   keys create --app APP [--data-dir DIR]          give APP its own signing key, handed over by the server key
-  publish FILE --app APP --model MODEL --version LABEL [--variant V --role model|weights]
+  publish FILE --app APP --model MODEL --version LABEL [--format onnx|tfjs-graph|tfjs-layers] [--variant V --role model|weights]
                [--backend B] [--precision P] [--notes TEXT] [--channel C] [--idempotency-key K]
                [--golden DIR]    every *.json golden file in DIR, checked against the model first
                [--health JSON]   e.g. '{"inferences":100,"p95Ratio":2,"golden":{"maxAbs":0.001}}'
@@ -40,6 +40,7 @@ API commands take --server URL (env EDGELOOP_SERVER, default http://127.0.0.1:87
 EDGELOOP_BLOB_STORE, EDGELOOP_BLOB_CACHE_MAX_BYTES, EDGELOOP_ADMIN_CORS_ORIGINS (S3: the AWS SDK's AWS_* variables).
 serve stops on SIGTERM or SIGINT: it stops accepting, lets requests in flight finish (default 25 s), then exits 0;
 a second signal exits at once (1).
+--help (-h) with any command prints this; --version (-V) alone prints the CLI's version.
 Exit codes: 0 ok, 1 failed, 2 usage or invalid input, 3 not authorised, 4 not found, 5 conflict, 6 upload refused.`;
 
 const OPTIONS = {
@@ -85,6 +86,15 @@ const OPTIONS = {
  * Testable: output goes through `io.out`, the environment comes from `io.env`.
  */
 export async function runCli(argv: string[], io: Io): Promise<number> {
+  // `--version` alone is the CLI's version (with a value, it is a model version label).
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    io.out(`edgeloop ${await cliVersion()}`);
+    return EXIT.ok;
+  }
+  if (argv.some((a) => a === '--help' || a === '-h') || argv[0] === 'help') {
+    io.out(USAGE.trimEnd());
+    return EXIT.ok;
+  }
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -105,6 +115,13 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   if (command === 'rollout') return rolloutCommand(sub, rest, flags, io);
   if (command === 'health') return healthCommand(flags, io, sub);
   throw new CliError(command === undefined ? USAGE : `unknown command "${command}"\n${USAGE}`, EXIT.usage);
+}
+
+/** The version in this package's package.json (one directory above src/ and dist/). */
+async function cliVersion(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
 const dataDirOf = (flags: Record<string, unknown>, io: Io) => resolve((flags['data-dir'] as string | undefined) ?? io.env.EDGELOOP_DATA_DIR ?? '.edgeloop-data');
