@@ -1,11 +1,15 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoState } from '../demo/src/main.js';
+import type { TelemetryView } from '../demo/src/telemetry-panel.js';
 import { launchChromium } from './support/chromium.js';
 import { serveDemo, type DemoSite } from './support/demo-site.js';
 import { startTestServer, type TestUpdateServer } from './support/update-server.js';
+
+const require = createRequire(import.meta.url);
 
 // Frames are 32 ms. The clip is 1.5 s of silence, ~4.5 s of espeak-ng speech, 1.5 s of silence.
 const FRAME_S = 512 / 16000;
@@ -18,15 +22,29 @@ async function demoResult(page: Page): Promise<DemoState> {
   return page.evaluate(() => window.edgeloopDemo);
 }
 
+/** The accounting period the test server signs: long enough for the page's run, short enough to wait out. */
+const PERIOD_MS = 15_000;
+
 describe('demo in Chromium: the whole loop', () => {
   let updates: TestUpdateServer;
   let site: DemoSite;
   let browser: Browser;
   let context: BrowserContext;
+  let token: string;
 
   beforeAll(async () => {
-    [updates, site, browser] = await Promise.all([startTestServer(), serveDemo(), launchChromium()]);
+    [site, browser] = await Promise.all([serveDemo(), launchChromium()]);
+    // A floor of two reports: the first device's report waits below it, the second's releases both.
+    updates = await startTestServer({ telemetry: { minReports: 2, config: { periodMs: PERIOD_MS } }, adminCorsOrigins: new URL(site.url).origin });
     context = await browser.newContext();
+    // The page reads the views with a read-only token, as npm start gives it one.
+    const created = await fetch(new URL('v1/admin/apps/demo/tokens', updates.server.url), {
+      method: 'POST',
+      body: JSON.stringify({ name: 'demo page', scopes: ['read'] }),
+      headers: { 'Content-Type': 'application/json', ...updates.admin },
+    });
+    expect(created.status).toBe(201);
+    token = ((await created.json()) as { token: string }).token;
   });
   afterAll(async () => {
     await context?.close();
@@ -35,11 +53,30 @@ describe('demo in Chromium: the whole loop', () => {
     await updates?.dispose();
   });
 
-  it('downloads, verifies and runs Silero VAD in a worker, then runs it from IndexedDB with the server stopped', async () => {
+  const pageUrl = () => `${site.url}?server=${encodeURIComponent(updates.server.url)}&key=${encodeURIComponent(updates.server.publicKey)}&token=${encodeURIComponent(token)}`;
+  const text = (page: Page, selector: string) => page.locator(selector).innerText();
+  /** Waits for the panel's next refresh that starts after now, and returns what it read. */
+  async function refreshed(page: Page): Promise<TelemetryView> {
+    const after = Date.now();
+    await page.waitForFunction((t) => (window.edgeloopTelemetryView.refreshed ?? 0) > t, after, { timeout: 20_000 });
+    return page.evaluate(() => window.edgeloopTelemetryView);
+  }
+  /** Waits until the device has sealed its period and the server took the report: nothing left on the device. */
+  async function delivered(page: Page): Promise<void> {
+    await page.waitForFunction(() => window.edgeloopTelemetryView.device?.entries.length === 0, null, { timeout: PERIOD_MS + 30_000 });
+  }
+  const publish = (model: string, version: string, bytes: Uint8Array<ArrayBuffer>, query = '') =>
+    fetch(new URL(`v1/admin/apps/demo/models/${model}/versions/${version}${query}`, updates.server.url), {
+      method: 'POST',
+      body: bytes,
+      headers: { 'Content-Type': 'application/octet-stream', ...updates.admin },
+    });
+
+  it('downloads, verifies and runs Silero VAD in a worker, shows its telemetry once released and the gate\'s decisions, then runs from IndexedDB with the server stopped', async () => {
     const page = await context.newPage();
     const workers: string[] = [];
     page.on('worker', (worker) => workers.push(worker.url()));
-    await page.goto(`${site.url}?server=${encodeURIComponent(updates.server.url)}&key=${encodeURIComponent(updates.server.publicKey)}`);
+    await page.goto(pageUrl());
     const first = await demoResult(page);
     expect(first.error).toBeUndefined();
     expect(first).toMatchObject({ state: 'done', source: 'network', backend: 'wasm', version: '5.0.0' });
@@ -52,15 +89,60 @@ describe('demo in Chromium: the whole loop', () => {
     expect(Math.max(...framesBetween(probabilities, 0, 1.4))).toBeLessThan(0.1);
     expect(Math.max(...framesBetween(probabilities, 6.3, 7.5))).toBeLessThan(0.1);
 
-    // Telemetry: the page flushes, the server counts every inference.
+    // Telemetry on the device: exact counts of the running period, never sent as such.
+    const running = await refreshed(page);
+    expect(running.device!.entries).toEqual([expect.objectContaining({ model: 'vad', version: '5.0.0', backend: 'wasm', state: 'recording', inferences: probabilities.length })]);
+    expect(await text(page, '#device-telemetry')).toMatch(new RegExp(`^vad 5\\.0\\.0 on wasm: ${probabilities.length} inferences, 0 errors — recording until `));
+    // On the server: nothing released yet. The banner says this is a demo floor; the version runs
+    // but its row says "fewer than 2 reports", never how many.
+    expect(running.server!.floor).toMatchObject({ minReports: 2, demo: true });
+    expect(await text(page, '#demo-banner')).toBe('Demo server: telemetry is shown from 2 reports instead of 20. Never use this setting with real devices.');
+    expect(await text(page, '#server-telemetry')).toMatch(/^fewer than 2 reports were released for any model version between /);
+    expect(await page.locator('#releases').isHidden()).toBe(true);
+    expect(await text(page, '#health tbody')).toBe('vad 5.0.0\tfewer than 2 reports released: nothing is shown below the floor');
+
+    // The period ends: the page seals one noised report and sends it. Its hour closes: one report is
+    // below the floor, so it is held, and the page still shows no count.
+    await delivered(page);
+    expect(await updates.closeWindow()).toMatchObject({ released: 0, held: 1 });
+    await refreshed(page);
+    expect(await page.locator('#releases').isHidden()).toBe(true);
+    expect(await text(page, '#health tbody')).toMatch(/^vad 5\.0\.0\tfewer than 2 reports released/);
     await page.click('#flush');
-    await page.waitForFunction(() => /sent \d+ model summaries/.test(document.getElementById('telemetry')?.textContent ?? ''));
-    const summary = (await (await fetch(new URL('v1/admin/apps/demo/telemetry/summary', updates.server.url), { headers: updates.admin })).json()) as {
-      models: Array<{ model: string; version: string; backend: string; inferences: number; reports: number }>;
-    };
-    expect(summary.models).toEqual([
-      expect.objectContaining({ model: 'vad', version: '5.0.0', backend: 'wasm', inferences: probabilities.length, reports: 1 }),
-    ]);
+    await page.waitForFunction(() => /^sent 0 report entries$/.test(document.getElementById('telemetry')?.textContent ?? ''));
+
+    // A rollout of another model, for the gate panel; then a second device reports.
+    for (const [version, file, query] of [['1.0.0', 'silero_vad_v5.onnx', '?channel=stable'], ['2.0.0', 'silero_vad_v6.onnx', '']] as const) {
+      const res = await publish('kws', version, new Uint8Array(await readFile(require.resolve(`@ricky0123/vad-web/dist/${file}`))), query);
+      expect(res.status, await res.clone().text()).toBe(201);
+    }
+    const rolloutRes = await fetch(new URL('v1/admin/apps/demo/rollouts', updates.server.url), {
+      method: 'POST',
+      body: JSON.stringify({ model: 'kws', toVersion: '2.0.0', steps: [{ percentage: 50 }, { percentage: 100 }] }),
+      headers: { 'Content-Type': 'application/json', ...updates.admin },
+    });
+    expect(rolloutRes.status).toBe(201);
+    const rollout = (await rolloutRes.json()) as { id: string };
+    const second = await browser.newContext();
+    const other = await second.newPage();
+    await other.goto(pageUrl());
+    expect(await demoResult(other)).toMatchObject({ state: 'done', version: '5.0.0' });
+    await refreshed(other);
+    await delivered(other);
+    await second.close();
+
+    // The next hour closes: both reports are released together; the gate looked at the rollout.
+    expect(await updates.closeWindow()).toMatchObject({ released: 1, held: 0 });
+    const shown = await refreshed(page);
+    expect(shown.server!.releases).toEqual([expect.objectContaining({ model: 'vad', version: '5.0.0', backend: 'wasm', cohort: null, reports: 2 })]);
+    expect(await text(page, '#releases tbody')).toMatch(/^vad 5\.0\.0\twasm\t–\t\d\d:\d\d–\d\d:\d\d\t2$/);
+    expect(await text(page, '#health tbody')).toMatch(/^vad 5\.0\.0\twasm\t2\t/);
+    expect(await text(page, '#server-telemetry')).toBe('');
+    expect(await text(page, '#health-note')).toMatch(/^Every value in a report is noised on its device; estimates from fewer than 20 reports/);
+    const [decision] = ((await (await fetch(new URL(`v1/admin/apps/demo/rollouts/${rollout.id}/decisions`, updates.server.url), { headers: updates.admin })).json()) as { decisions: Array<{ outcome: string; rule: string; reason: string }> }).decisions;
+    expect(decision).toMatchObject({ outcome: 'hold', rule: 'insufficient_reports' });
+    const gateRow = await text(page, '#gate tbody');
+    expect(gateRow).toContain(`${rollout.id}: kws 1.0.0 → 2.0.0\trunning, 50 % (step 1/2)\thold — insufficient_reports: an arm has fewer reports than the floor — ${decision!.reason} — window ending `);
 
     // The backend benchmark reports what really ran: WASM here; WebGPU has no adapter without flags.
     await page.click('#bench');
@@ -79,8 +161,9 @@ describe('demo in Chromium: the whole loop', () => {
     expect(offline).toMatchObject({ state: 'done', source: 'cache', backend: 'wasm', version: '5.0.0' });
     expect(offline.probabilities!.length).toBe(probabilities.length);
     offline.probabilities!.forEach((p, i) => expect(p).toBeCloseTo(probabilities[i]!, 4));
+    expect((await refreshed(page)).serverError).toMatch(/^the server views could not be read/);
     await page.close();
-  });
+  }, 240_000);
 });
 
 describe('demo in Chromium: a tampered artifact', () => {

@@ -9,6 +9,7 @@ import { buildViteFiles } from './support/vite-site.js';
 import './telemetry-page/page-api.js';
 
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
 
 /**
  * Device-level telemetry in a real Chromium: tabs of one origin share one IndexedDB, and the
@@ -67,7 +68,12 @@ describe('telemetry in Chromium', () => {
     await Promise.all([a.evaluate(() => window.edgeloopTelemetry.run(5)), b.evaluate(() => window.edgeloopTelemetry.run(7))]);
     await Promise.all([a, b].map((tab) => tab.evaluate(() => window.edgeloopTelemetry.flush())));
     // Each tab sees both tabs' counts: they are in one IndexedDB.
-    expect((await a.evaluate(() => window.edgeloopTelemetry.pending())).entries).toEqual([expect.objectContaining({ model: 'vad', state: 'recording', inferences: 12 })]);
+    const recording = (await a.evaluate(() => window.edgeloopTelemetry.pending())).entries;
+    expect(recording).toEqual([expect.objectContaining({ model: 'vad', state: 'recording', inferences: 12 })]);
+    // The device's period began when it first ran the release (a device period, not a calendar day).
+    const start = recording[0]!.start;
+    expect(start).toBeGreaterThan(Date.now() - 5 * 60_000);
+    expect(start).toBeLessThanOrEqual(Date.now());
 
     // A day later, both tabs flush at the same moment: one report for the period, the budget paid once.
     await Promise.all([a, b].map((tab) => tab.evaluate((ms) => window.edgeloopTelemetry.setClockOffset(ms), DAY)));
@@ -75,9 +81,10 @@ describe('telemetry in Chromium', () => {
     const sealed = reports();
     // One request: with Web Locks, one tab sends while the other finds the queue taken care of.
     expect(sealed).toHaveLength(1);
-    expect(sealed[0]).toMatchObject({ app: 'demo', config: 'tc_browser', period: Math.floor(Date.now() / DAY), models: [{ model: 'vad', version: '5.0.0', backend: 'wasm' }] });
+    // `period` names the hour the period began.
+    expect(sealed[0]).toMatchObject({ app: 'demo', config: 'tc_browser', period: Math.floor(start / HOUR), models: [{ model: 'vad', version: '5.0.0', backend: 'wasm' }] });
     const paid = await budget(a);
-    expect(paid).toMatchObject({ spentMicros: Math.round(sealed[0]!.epsilon * 1e6), sealedUntil: (Math.floor(Date.now() / DAY) + 1) * DAY });
+    expect(paid).toMatchObject({ spentMicros: Math.round(sealed[0]!.epsilon * 1e6), sealedUntil: start + DAY });
 
     // The next period's counts survive a reload: page hide stores them.
     await a.evaluate(() => window.edgeloopTelemetry.run(3));
@@ -86,7 +93,8 @@ describe('telemetry in Chromium', () => {
     await a.evaluate((key) => window.edgeloopTelemetry.start(key), repo.key.publicKey);
     await a.evaluate((ms) => window.edgeloopTelemetry.setClockOffset(ms), DAY);
     const afterReload = (await a.evaluate(() => window.edgeloopTelemetry.pending())).entries;
-    expect(afterReload).toEqual([expect.objectContaining({ state: 'recording', inferences: 3, start: (Math.floor(Date.now() / DAY) + 1) * DAY })]);
+    // Periods run back to back: the next one began where the sealed one ended.
+    expect(afterReload).toEqual([expect.objectContaining({ state: 'recording', inferences: 3, start: start + DAY })]);
 
     // The clock goes back into the sealed period: what is recorded there is dropped, nothing is sealed or paid again.
     await a.evaluate(() => window.edgeloopTelemetry.setClockOffset(0));

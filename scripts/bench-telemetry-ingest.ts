@@ -1,12 +1,14 @@
 /**
- * Telemetry ingest benchmark: `npx tsx scripts/bench-telemetry-ingest.ts [--quick]`.
+ * Telemetry ingest benchmark: `npx tsx --conditions=@edgeloop/source scripts/bench-telemetry-ingest.ts [--quick]`.
  *
- * `ingest_ratio_vs_hono_post`: schema-2 reports (16 privatized feature summaries each, every one
- * with a fresh report id) ingested AND persisted per second by the update server — rate limiter,
- * validation, profile check, group commit into PGlite on disk — against a bare Hono POST handler
- * that parses the same JSON and answers 204. Both on loopback in this process; the load generator
- * (autocannon) runs in its own process, bounded in time and in requests. After the run every 2xx
- * is checked to be in the database. Merges its metric into bench-results/telemetry.json.
+ * `ingest_ratio_vs_hono_post`: schema-3 device reports (one entry with a drift summary of a
+ * 16-feature profile, sealed by `sealReport` through the server tests' `deviceReport`, every request
+ * with a fresh report id) ingested AND persisted per second by the update server — request rate
+ * limit off, shape check, admission against the signed config and the registry, group commit into
+ * the arrival hour's window rows in PGlite on disk — against a bare Hono POST handler that parses
+ * the same JSON and answers 204. Both on loopback in this process; the load generator (autocannon)
+ * runs in its own process, bounded in time and in requests. After the run every 2xx is checked to
+ * be in the database. Merges its metric into bench-results/telemetry.json.
  *
  * Also measures, for the record, the runtime collector's per-inference cost with 16 features.
  */
@@ -20,15 +22,8 @@ import { promisify } from 'node:util';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { createApp, fsBlobStore, openPglite, seedIfEmpty } from '../packages/update-server/src/index.js';
-import {
-  FeatureRecorder,
-  LatencyHistogram,
-  privatizeSummaries,
-  REPORT_SCHEMA_VERSION,
-  ReferenceProfile,
-  seededRng,
-  type TelemetryReport,
-} from '../packages/telemetry/src/index.js';
+import { ReferenceProfile, seededRng, type TelemetryConfig, type TelemetryReport } from '../packages/telemetry/src/index.js';
+import { deviceReport, lastPeriod } from '../packages/update-server/src/testing/telemetry-devices.js';
 import { benchCollector } from './bench-collector.js';
 import { writeBenchResults, type BenchMetric } from './bench-telemetry.js';
 
@@ -88,30 +83,18 @@ function normal(rng: { next(): number }): number {
   return Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
 }
 
-/** One device's hourly report: 50 inferences, 16 features, default privacy. */
-function sampleReport(profile: ReferenceProfile): TelemetryReport {
+/** One device's report for the day that just ended: 50 inferences of vad 5.0.0 on WASM, 16 declared features. */
+function sampleReport(profile: ReferenceProfile, config: TelemetryConfig): TelemetryReport {
   const rng = seededRng(7);
-  const recorder = new FeatureRecorder(profile);
-  const latency = new LatencyHistogram();
-  const values = new Float64Array(FEATURES);
-  for (let i = 0; i < 50; i++) {
-    for (let f = 0; f < FEATURES; f++) values[f] = normal(rng);
-    recorder.record(values);
-    latency.record(1 + rng.next() * 3);
-  }
-  return {
-    schema: REPORT_SCHEMA_VERSION,
-    reportId: PLACEHOLDER,
+  const rows = Array.from({ length: 50 }, () => Array.from({ length: FEATURES }, () => normal(rng)));
+  return deviceReport({
     app: 'demo',
-    sentAt: new Date().toISOString(),
-    models: [
-      {
-        model: 'vad', version: '5.0.0', backend: 'wasm', inferences: 50, errors: 0, latencyMs: latency.toJSON(),
-        cohort: { rollout: 'ro_0123456789ab', arm: 'candidate' },
-        summaries: privatizeSummaries(recorder.drain(), { rng }),
-      },
-    ],
-  };
+    config,
+    period: lastPeriod(config, Date.now()),
+    uses: [{ model: 'vad', version: '5.0.0', backend: 'wasm', attempts: 50, latencyMs: 2.5, features: { profile, rows } }],
+    reportId: PLACEHOLDER,
+    rng,
+  });
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'edgeloop-bench-ingest-'));
@@ -120,8 +103,9 @@ const edgeloop = createApp({
   db,
   blobs: fsBlobStore(join(dir, 'artifacts')),
   log: () => {},
-  // No rate limit: every request comes from one loopback address. The bounds stay on.
-  telemetry: { rateLimit: false, maxInFlight: 4096, batch: { maxReports: 256, maxQueued: 16_384 } },
+  // No request rate limit and no per-source admission limit: every request comes from one
+  // loopback address. The bounds on bodies, requests in flight and the write queue stay on.
+  telemetry: { rateLimit: false, sourceLimit: false, maxInFlight: 4096, batch: { maxReports: 256, maxQueued: 16_384 } },
 });
 await edgeloop.ready;
 await seedIfEmpty(edgeloop.registry, () => {});
@@ -131,6 +115,7 @@ const profile = ReferenceProfile.fromSamples({
   numeric: Array.from({ length: FEATURES }, (_, f) => ({ name: `f${f}`, values: Array.from({ length: 5000 }, () => normal(reference)) })),
 });
 await edgeloop.profiles.put({ app: 'demo', model: 'vad', version: '5.0.0' }, profile, { actor: 'bench', requestId: null });
+const { config } = await edgeloop.configs.ensure('demo');
 
 const bare = new Hono().post('/telemetry', async (c) => {
   await c.req.json();
@@ -140,7 +125,7 @@ const [ingestServer, bareServer] = await Promise.all([listen(edgeloop.app.fetch)
 const started = Date.now();
 try {
   const templateFile = join(dir, 'report.json');
-  const body = JSON.stringify(sampleReport(profile));
+  const body = JSON.stringify(sampleReport(profile, config));
   await writeFile(templateFile, body);
   const ingestUrl = `${ingestServer.url}/v1/apps/demo/telemetry`;
   const bareUrl = `${bareServer.url}/telemetry`;
@@ -156,9 +141,11 @@ try {
   await edgeloop.ingest.drain();
   if (ingestRun.non2xx > 0) throw new Error(`ingest answered ${ingestRun.non2xx} non-2xx responses; the measurement would not be of ingest`);
   const after = Number((await db.query<{ n: number | string }>('select count(*) as n from telemetry_reports'))[0]!.n);
-  const [aggregate] = await db.query<{ reports: number | string }>(
-    "select sum(reports) as reports from telemetry_summaries where app = 'demo' and profile = 'vad@5/bench'",
+  const [windows] = await db.query<{ reports: number | string }>(
+    "select sum(reports) as reports from telemetry_windows where app = 'demo' and model = 'vad' and version = '5.0.0'",
   );
+  // Every remembered report id was merged into its arrival hour's window row exactly once.
+  if (Number(windows?.reports ?? 0) !== after) throw new Error(`${after} report ids stored but ${windows?.reports} reports in the window rows`);
   // Requests in flight when autocannon stops are persisted but their answers not counted: at most one per connection.
   const persisted = after - before;
   if (persisted < ingestRun['2xx'] || persisted > ingestRun['2xx'] + connections) {
@@ -184,7 +171,8 @@ try {
     ingestP99Ms: ingestRun.latency.p99,
     reportsAcknowledged: ingestRun['2xx'],
     reportsPersisted: persisted,
-    summariesAggregatedTotal: Number(aggregate?.reports ?? 0),
+    reportsInWindowsTotal: Number(windows?.reports ?? 0),
+    report: 'schema 3, one entry (vad 5.0.0, wasm, no cohort) with a drift summary of a 16-feature profile, default config',
     collectorObserveNsPerInference16Features: collector.nsPerInference,
     collectorGarbageCollectionsDuringObserves: collector.garbageCollections,
     database: 'PGlite on disk, same process as the server',

@@ -26,6 +26,9 @@ import {
   type TelemetryConfig,
 } from '@edgeloop/telemetry';
 
+/** The model the simulated fleet runs, and the release each arm runs (A: control, B: candidate). */
+export const MODEL = 'vad';
+export const VERSIONS = { A: '5.0.0', B: '6.0.0' } as const;
 export const BACKENDS = ['wasm', 'webgpu'] as const;
 export type Backend = (typeof BACKENDS)[number];
 export const FEATURES = 16;
@@ -99,6 +102,8 @@ export interface PeriodEntry {
   fellBack: boolean;
   /** The device's worker crashed running the release (two failed inferences of kind `worker`). */
   crashed: boolean;
+  /** When the period started (simulated ms): the report's `period` is its hour. */
+  periodStart: number;
 }
 
 /** The privatized values of one entry: exactly what its schema-3 report entry carries. */
@@ -129,8 +134,8 @@ export function noiseEntry(fleet: Fleet, entry: PeriodEntry, config: TelemetryCo
   const h = config.health;
   out.errored = randomizedResponseBit(errors > 0 ? 1 : 0, h.errored.epsilon, rng);
   out.errorKind = kRandomizedResponse(errors > 0 ? (entry.crashed ? WORKER : ENGINE) : 0, ERROR_KINDS.length, h.errorKind.epsilon, rng);
-  out.latencyP50 = latencyField(logMedian, successes, 0.5, latencyRange(config, 'm', backend, 'latencyP50'), h.latencyP50.epsilon, rng);
-  out.latencyP95 = latencyField(logMedian, successes, 0.95, latencyRange(config, 'm', backend, 'latencyP95'), h.latencyP95.epsilon, rng);
+  out.latencyP50 = latencyField(logMedian, successes, 0.5, latencyRange(config, MODEL, backend, 'latencyP50'), h.latencyP50.epsilon, rng);
+  out.latencyP95 = latencyField(logMedian, successes, 0.95, latencyRange(config, MODEL, backend, 'latencyP95'), h.latencyP95.epsilon, rng);
   out.reverted = randomizedResponseBit(entry.reverted ? 1 : 0, h.reverted.epsilon, rng);
   out.fellBack = randomizedResponseBit(entry.fellBack ? 1 : 0, h.fellBack.epsilon, rng);
   out.inferences = clippedLaplace(Math.min(successes, INFERENCES_CLIP), INFERENCES_CLIP, h.inferences.epsilon, rng);

@@ -4,17 +4,23 @@
  * device of the rollout at its next poll, dropping the unfinished one, as the runtime does. A finished
  * period becomes one report that reaches the server at the device's next session (0–12 h later);
  * reports are released per cell once the cell holds the floor, and the gate looks at every closed
- * hour. The gate is called through `evaluate`, so the same driver runs against the pure decision
- * function or the real update server.
+ * hour. Who assigns arms and who decides is a {@link Gatekeeper}: the pure decision function
+ * (`decide` over the simulator's own releases), or the real update server (releases injected, or
+ * real reports over HTTP through its ingest) — the same driver runs all three.
  */
-import { bucketOf, thresholdOf } from '@edgeloop/protocol';
-import { ERROR_KINDS, ReleaseCell, seededRng, type ReferenceProfile, type ReleaseCellJSON, type Rng, type TelemetryConfig } from '@edgeloop/telemetry';
-import { BACKENDS, FEATURES, noiseEntry, normalSource, type Backend, type Effect, type Fleet, type NoisedEntry, type PeriodEntry } from './fleet.js';
+import { ERROR_KINDS, latencyRange, ReleaseCell, seededRng, type ReferenceProfile, type ReleaseCellJSON, type Rng, type TelemetryConfig } from '@edgeloop/telemetry';
+import { BACKENDS, FEATURES, MODEL, noiseEntry, normalSource, type Backend, type Effect, type Fleet, type NoisedEntry, type PeriodEntry } from './fleet.js';
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
+export const HOUR = 3_600_000;
+export const DAY = 24 * HOUR;
 /** A device's next session, when its finished period's report is sent, is 0–12 h after the period ends. */
 const MAX_REPORT_DELAY_HOURS = 12;
+/**
+ * The gate looks this long after an hour closes (the server's release grace is 2 min); a step it
+ * promotes starts then, and devices poll hourly at a phase after it, so they see the new manifest
+ * within the hour.
+ */
+export const GATE_LAG_MS = 3 * 60_000;
 
 export type Outcome = 'promote' | 'hold' | 'pause' | 'rollback';
 
@@ -31,20 +37,42 @@ export interface Release {
   backend: Backend;
   step: number;
   version: 'A' | 'B';
+  /** The first hour (ms) of the windows it spans; it ends at the hour that just closed. */
+  windowFrom: number;
   cell: ReleaseCell;
 }
 
-/** What the driver hands the gate at each closed hour. */
-export interface GateLook {
-  now: number;
+/** A report that reached the server this hour: the device's period and its privatized values. */
+export interface Arrival {
+  entry: PeriodEntry;
+  noised: NoisedEntry;
+}
+
+/** What the driver hands the gatekeeper at each closed hour. */
+export interface HourInput {
+  /** Start of the hour that just closed (simulated ms); it closes at `close`. */
+  hour: number;
+  close: number;
   step: StepState;
-  /** Released cells per backend, merged over the rollout so far. */
+  /** Released cells per backend, merged over the rollout so far (what the pure gate reads). */
   candidate: Map<string, ReleaseCell>;
   control: Map<string, ReleaseCell>;
   /** Released reports of the current step per arm (sample-ratio check). */
   stepReports: { candidate: number; control: number };
-  /** This hour's new releases (for a server that stores them). */
+  /** This hour's new releases (a server with injected releases stores these). */
   releases: Release[];
+  /** Reports that arrived during the hour (only when the gatekeeper asks for them). */
+  arrivals: Arrival[];
+}
+
+/** Assigns arms and decides: the pure gate, or a real server. */
+export interface Gatekeeper {
+  /** Whether `hour` needs the hour's reports (a server fed over HTTP). */
+  readonly wantsArrivals: boolean;
+  /** Devices on the candidate arm at this step (1) or the control (0), by the rollout's bucketing. */
+  assign(step: StepState): Promise<Uint8Array>;
+  /** The hour closes: the gate's decision for it. */
+  hour(input: HourInput): Promise<{ outcome: Outcome; reason: string }>;
 }
 
 export interface RolloutResult {
@@ -57,8 +85,10 @@ export interface RolloutResult {
   /** Hours from the rollout's start to its end. */
   hours: number;
   reason: string;
+  /** Every hourly decision: `hour:outcome` (the agreement check compares these across paths). */
+  trail: string[];
   decisions: number;
-  /** Wall time spent in the gate, ms. */
+  /** Wall time spent deciding (the gatekeeper's `hour`), ms. */
   gateMs: number;
   reports: number;
 }
@@ -71,7 +101,7 @@ export interface RolloutOptions {
   effect: Effect | null;
   seed: number;
   floor: number;
-  evaluate: (look: GateLook) => Promise<{ outcome: Outcome; reason: string }>;
+  gate: Gatekeeper;
   /** Hours before giving up (default 48 h per step + 2 days). */
   maxHours?: number;
 }
@@ -88,9 +118,6 @@ export async function simulateRollout(o: RolloutOptions): Promise<RolloutResult>
   const rng: Rng = seededRng(o.seed);
   const normal = normalSource(rng);
   const n = fleet.size;
-  const salt = `m:B:${o.seed}`;
-  const bucket = new Uint16Array(n);
-  for (let i = 0; i < n; i++) bucket[i] = bucketOf(salt, fleet.installIds[i]!);
   const pollPhase = new Float64Array(n);
   const periodStart = new Float64Array(n);
   const version = new Uint8Array(n);
@@ -109,16 +136,14 @@ export async function simulateRollout(o: RolloutOptions): Promise<RolloutResult>
     const hour = Math.floor((periodStart[i]! + DAY) / HOUR);
     if (hour < horizon) ends[hour]!.push(i);
   };
-  // Devices are mid-period when the rollout starts at hour 24.
+  // Devices are mid-period when the rollout starts at hour 24; each polls hourly at its own phase.
   for (let i = 0; i < n; i++) {
-    pollPhase[i] = rng.next() * HOUR;
+    pollPhase[i] = GATE_LAG_MS + rng.next() * (HOUR - GATE_LAG_MS);
     periodStart[i] = DAY - rng.next() * DAY;
     schedule(i);
   }
-  // Reports in flight, by arrival hour: packed device | entry flags.
-  const arrivals: number[][] = Array.from({ length: horizon + MAX_REPORT_DELAY_HOURS + 1 }, () => []);
-  const entryOf = new Map<number, PeriodEntry>();
-  let entryId = 0;
+  // Reports in flight, by arrival hour.
+  const arrivals: PeriodEntry[][] = Array.from({ length: horizon + MAX_REPORT_DELAY_HOURS + 1 }, () => []);
 
   const start = DAY;
   const timeline: Array<{ at: number; step: number; percentage: number }> = [{ at: start, step: 0, percentage: o.steps[0]! }];
@@ -129,7 +154,7 @@ export async function simulateRollout(o: RolloutOptions): Promise<RolloutResult>
   const released = { candidate: new Map<string, ReleaseCell>(), control: new Map<string, ReleaseCell>() };
   const stepReports = Array.from({ length: MAX_STEPS }, () => ({ candidate: 0, control: 0 }));
   const noised: NoisedEntry = { errored: 0, errorKind: 0, latencyP50: 0, latencyP95: 0, reverted: 0, fellBack: 0, inferences: 0, feature: 0, cell: 0 };
-  let decisions = 0;
+  const trail: string[] = [];
   let gateMs = 0;
   let lastReason = '';
   let reports = 0;
@@ -138,12 +163,12 @@ export async function simulateRollout(o: RolloutOptions): Promise<RolloutResult>
     const now = hour * HOUR;
     // 1. A new step: every device applies it at its poll during this hour, starting a new period.
     const latest = timeline[timeline.length - 1]!;
-    if (applied !== latest.step && latest.at <= now) {
+    if (applied !== latest.step && latest.at <= now + HOUR) {
       applied = latest.step;
-      const threshold = thresholdOf(latest.percentage);
+      const onCandidate = await o.gate.assign({ ...step });
       for (let i = 0; i < n; i++) {
         const pollAt = now + pollPhase[i]!;
-        const candidate = bucket[i]! < threshold;
+        const candidate = onCandidate[i] === 1;
         arm[i] = candidate ? CANDIDATE : CONTROL;
         armStep[i] = latest.step;
         if (candidate) everCandidate[i] = 1;
@@ -168,9 +193,7 @@ export async function simulateRollout(o: RolloutOptions): Promise<RolloutResult>
     for (const i of ends[hour]!) {
       const end = periodStart[i]! + DAY;
       if (Math.floor(end / HOUR) !== hour) continue; // restarted since it was scheduled
-      const id = entryId++;
-      entryOf.set(id, periodEntry(i));
-      arrivals[hour + Math.floor(rng.next() * (MAX_REPORT_DELAY_HOURS + 1))]!.push(id);
+      arrivals[hour + Math.floor(rng.next() * (MAX_REPORT_DELAY_HOURS + 1))]!.push(periodEntry(i));
       periodStart[i] = end;
       reverted[i] = 0;
       fellBack[i] = 0;
@@ -178,44 +201,45 @@ export async function simulateRollout(o: RolloutOptions): Promise<RolloutResult>
     }
     ends[hour] = [];
     // 3. Reports arriving in this hour are admitted into their cells.
-    for (const id of arrivals[hour]!) {
-      const entry = entryOf.get(id)!;
-      entryOf.delete(id);
+    const arrived: Arrival[] = [];
+    for (const entry of arrivals[hour]!) {
       reports += 1;
-      if (entry.arm === null) continue;
       noiseEntry(fleet, entry, config, profile, rng, normal, noised);
-      groups.add(entry, noised);
+      if (o.gate.wantsArrivals) arrived.push({ entry, noised: { ...noised } });
+      if (entry.arm !== null) groups.add(entry, noised, now);
     }
     arrivals[hour] = [];
     // 4. The hour closes: cells holding the floor are released; smaller ones carry forward.
+    const close = now + HOUR;
     const releases = groups.release();
     for (const r of releases) {
       const arms = released[r.arm];
       arms.set(r.backend, (arms.get(r.backend) ?? new ReleaseCell()).merge(r.cell));
       stepReports[r.step]![r.arm] += r.cell.reports;
     }
-    // 5. The gate looks.
-    const close = now + HOUR;
+    // 5. The gate looks, just after the close.
     step.closedWindows = Math.max(0, Math.floor((close - step.startedAt) / HOUR));
     const t0 = performance.now();
-    const decision = await o.evaluate({
-      now: close,
+    const decision = await o.gate.hour({
+      hour: now,
+      close,
       step: { ...step },
       candidate: released.candidate,
       control: released.control,
       stepReports: { ...stepReports[step.index]! },
       releases,
+      arrivals: arrived,
     });
     gateMs += performance.now() - t0;
-    decisions += 1;
+    trail.push(`${hour}:${decision.outcome}`);
     lastReason = decision.reason;
     if (decision.outcome === 'rollback') ended = { at: close, outcome: 'rolled_back', reason: decision.reason };
     else if (decision.outcome === 'pause') ended = { at: close, outcome: 'paused', reason: decision.reason };
     else if (decision.outcome === 'promote') {
       if (step.index + 1 >= o.steps.length) ended = { at: close, outcome: 'completed', reason: decision.reason };
       else {
-        step = { index: step.index + 1, percentage: o.steps[step.index + 1]!, startedAt: close, closedWindows: 0 };
-        timeline.push({ at: close, step: step.index, percentage: step.percentage });
+        step = { index: step.index + 1, percentage: o.steps[step.index + 1]!, startedAt: close + GATE_LAG_MS, closedWindows: 0 };
+        timeline.push({ at: close + GATE_LAG_MS, step: step.index, percentage: step.percentage });
       }
     }
   }
@@ -229,7 +253,8 @@ export async function simulateRollout(o: RolloutOptions): Promise<RolloutResult>
     exposedShare: exposed / n,
     hours: (endAt - start) / HOUR,
     reason: ended?.reason ?? lastReason,
-    decisions,
+    trail,
+    decisions: trail.length,
     gateMs,
     reports,
   };
@@ -254,6 +279,7 @@ export async function simulateRollout(o: RolloutOptions): Promise<RolloutResult>
       reverted: reverted[i] === 1,
       fellBack: fellBack[i] === 1,
       crashed: reverted[i] === 1,
+      periodStart: periodStart[i]!,
     };
   }
 }
@@ -267,7 +293,8 @@ class Groups {
   readonly #config: TelemetryConfig;
   readonly #profile: ReferenceProfile;
   readonly #floor: number;
-  readonly #cells = new Map<string, { key: Omit<Release, 'cell'>; acc: Accumulator }>();
+  /** Indexed by arm × backend × step × version (see {@link Groups.add}); filled on first use. */
+  readonly #cells: Array<{ key: Omit<Release, 'cell' | 'windowFrom'>; acc: Accumulator; from: number } | undefined> = [];
 
   constructor(config: TelemetryConfig, profile: ReferenceProfile, floor: number) {
     this.#config = config;
@@ -275,22 +302,25 @@ class Groups {
     this.#floor = floor;
   }
 
-  add(entry: PeriodEntry, noised: NoisedEntry): void {
-    const k = `${entry.arm}/${entry.backend}/${entry.step}/${entry.version}`;
-    let cell = this.#cells.get(k);
+  /** Files one report into its cell's window of arrival hour `hour`. */
+  add(entry: PeriodEntry, noised: NoisedEntry, hour: number): void {
+    const k = (((entry.arm === 'candidate' ? 1 : 0) * BACKENDS.length + BACKENDS.indexOf(entry.backend)) * MAX_STEPS + entry.step) * 2 + (entry.version === 'B' ? 1 : 0);
+    let cell = this.#cells[k];
     if (cell === undefined) {
-      cell = { key: { arm: entry.arm!, backend: entry.backend, step: entry.step, version: entry.version }, acc: new Accumulator(this.#profile) };
-      this.#cells.set(k, cell);
+      cell = { key: { arm: entry.arm!, backend: entry.backend, step: entry.step, version: entry.version }, acc: new Accumulator(this.#profile), from: hour };
+      this.#cells[k] = cell;
     }
+    if (cell.acc.reports === 0) cell.from = hour;
     cell.acc.add(noised);
   }
 
   /** Cells at or above the floor, as releases; they start empty again. */
   release(): Release[] {
     const out: Release[] = [];
-    for (const { key, acc } of this.#cells.values()) {
-      if (acc.reports < this.#floor) continue;
-      out.push({ ...key, cell: ReleaseCell.fromJSON(acc.toJSON(this.#config, this.#profile, key.backend)) });
+    for (const cell of this.#cells) {
+      if (cell === undefined || cell.acc.reports < this.#floor) continue;
+      const { key, acc, from } = cell;
+      out.push({ ...key, windowFrom: from, cell: ReleaseCell.fromJSON(acc.toJSON(this.#config, this.#profile, key.backend)) });
       acc.reset();
     }
     return out;
@@ -343,7 +373,7 @@ class Accumulator {
     const h = config.health;
     const n = this.reports;
     const latency = (index: number, field: 'latencyP50' | 'latencyP95') => {
-      const range = config.latency.m?.[backend]?.[field] ?? { center: 32, halfRange: 64 };
+      const range = latencyRange(config, MODEL, backend, field);
       const low = range.center - range.halfRange;
       // Σ(x + low) and Σ(x + low)² from Σx and Σx².
       const sum = this.sums[index]! + n * low;

@@ -1,6 +1,7 @@
 import { createRuntime, RuntimeError, type Model } from '@edgeloop/runtime';
 import { benchmarkBackends, type BackendResult } from './benchmark.js';
 import { drawProbabilities } from './chart.js';
+import { startTelemetryPanel } from './telemetry-panel.js';
 import { decodeWav } from './wav.js';
 import { detectSpeech, median, SAMPLE_RATE, speechSegments } from './vad.js';
 
@@ -28,6 +29,8 @@ const params = new URLSearchParams(location.search);
 const serverUrl = params.get('server') ?? import.meta.env.VITE_EDGELOOP_SERVER ?? 'http://127.0.0.1:8787/';
 // The server's manifest-signing public key, as `edgeloop serve` prints it (npm start passes it in).
 const publicKey = params.get('key') ?? import.meta.env.VITE_EDGELOOP_PUBLIC_KEY;
+// A token with scope `read` for the telemetry views and the gate's decisions (npm start passes one).
+const viewToken = params.get('token') ?? import.meta.env.VITE_EDGELOOP_TOKEN;
 const $ = (id: string) => document.getElementById(id)!;
 const runtime = createRuntime({
   serverUrl,
@@ -60,7 +63,7 @@ async function run(model: Model, samples: Float32Array): Promise<void> {
     ? `${speechSeconds.toFixed(1)} s in ${segments.length} segment${segments.length > 1 ? 's' : ''}, from ${segments[0]![0].toFixed(2)} s`
     : 'none';
   $('status').textContent = 'done';
-  $('telemetry').textContent = `${(await runtime.telemetry.pending()).entries.reduce((n, p) => n + p.inferences, 0)} inferences not yet sent`;
+  void panel?.refresh();
   show({
     state: 'done',
     source: model.source,
@@ -72,6 +75,8 @@ async function run(model: Model, samples: Float32Array): Promise<void> {
   });
 }
 
+let panel: { refresh(): Promise<void> } | undefined;
+
 async function main(): Promise<void> {
   show({ state: 'loading' });
   $('server').textContent = `${serverUrl} (${publicKey ? `pinned key ${publicKey.slice(0, 8)}…` : 'key trusted on first use'})`;
@@ -80,6 +85,7 @@ async function main(): Promise<void> {
   $('source').textContent = model.source === 'network' ? 'network (verified, now cached)' : 'IndexedDB cache';
   $('backend').textContent = model.backend;
   $('load').textContent = `${model.timings.loadMs.toFixed(0)} ms (session ${model.timings.sessionMs.toFixed(0)} ms)`;
+  panel = startTelemetryPanel({ runtime, serverUrl, token: viewToken, app: 'demo', running: () => [{ model: 'vad', version: model.version }] });
   await run(model, samples);
   const runButton = $('run') as HTMLButtonElement;
   const flushButton = $('flush') as HTMLButtonElement;
@@ -87,8 +93,10 @@ async function main(): Promise<void> {
   flushButton.disabled = false;
   runButton.onclick = () => void run(model, samples).catch(fail);
   flushButton.onclick = async () => {
+    // flush() never seals the running period: it stores the counts, seals periods that ended, sends what is sealed.
     const result = await runtime.flush();
-    $('telemetry').textContent = result.error ?? `sent ${result.sent} model summaries`;
+    $('telemetry').textContent = result.error ?? `sent ${result.sent} report entr${result.sent === 1 ? 'y' : 'ies'}${result.dropped ? `, dropped ${result.dropped}` : ''}`;
+    void panel?.refresh();
   };
   addEventListener('pagehide', () => void runtime.flush());
   void showCapabilities();

@@ -1,5 +1,5 @@
 /** Every failure this package raises; `code` says which rule was broken. */
-export type ProtocolErrorCode = 'invalid_manifest' | 'invalid_argument';
+export type ProtocolErrorCode = 'invalid_manifest' | 'invalid_golden' | 'invalid_argument';
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';

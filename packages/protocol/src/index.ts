@@ -64,3 +64,36 @@ export {
   type TrustState,
   type VerifiedManifest,
 } from './signing/trust.js';
+export {
+  DEFAULT_HEALTH_POLICY,
+  healthPolicySchema,
+  resolveHealthPolicy,
+  type HealthPolicy,
+  type ResolvedHealthPolicy,
+} from './manifest/health-policy.js';
+export {
+  BYTES_PER_ELEMENT,
+  FLOAT_DTYPES,
+  fromBfloat16,
+  fromFloat16,
+  tensorNumbers,
+  toBfloat16,
+  toFloat16,
+  type TensorData,
+  type TensorDataMap,
+  type TensorValue,
+} from './tensor-data.js';
+export {
+  GOLDEN_FORMAT,
+  GOLDEN_FORMAT_VERSION,
+  GOLDEN_MAX_ELEMENTS,
+  parseGolden,
+  type GoldenCase,
+  type GoldenExpected,
+  type GoldenFile,
+  type GoldenTensor,
+} from './golden/golden-format.js';
+export { DEFAULT_GOLDEN_TOLERANCE, goldenToleranceSchema, type GoldenTolerance } from './golden/tolerance.js';
+export { checkGoldenCase, compareOutput, type ActualTensor, type GoldenCaseCheck, type GoldenFailure, type OutputCheck } from './golden/compare.js';
+export { encodeGolden, type GoldenCaseInput } from './golden/encode-golden.js';
+export { goldenSignatureProblems } from './golden/fits-signature.js';

@@ -15,7 +15,8 @@ export type RuntimeErrorCode =
   | 'backend_lost'
   | 'unsupported_format'
   | 'disposed'
-  | 'worker';
+  | 'worker'
+  | 'health';
 
 export class RuntimeError extends Error {
   override readonly name = 'RuntimeError';

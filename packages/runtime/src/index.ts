@@ -13,7 +13,20 @@ export { workerHost, type WorkerEngineHost, type WorkerHostOptions } from './hos
 export { inlineHost } from './host/inline-host.js';
 export type { LocalEngineHostOptions } from './engine/local-engine-host.js';
 export type { Engine, EngineSession, ModelFiles } from './engine/engine.js';
-export { KEEP_PARTIAL_MS, type AppState, type CollectOptions, type ModelPointers, type ModelStore, type NamedLocks, type StoredFile } from './storage/model-store.js';
+export {
+  KEEP_PARTIAL_MS,
+  type AppState,
+  type CollectOptions,
+  type ModelPointers,
+  type ModelRecord,
+  type ModelStore,
+  type NamedLocks,
+  type StoredFile,
+  type TrialLease,
+} from './storage/model-store.js';
+export type { DeniedRelease, ModelHealthState, ReleaseMeasurement, RevertReason, TrialState } from './health/health-state.js';
+export type { HealthCheck, ModelHealth } from './health/model-health.js';
+export { webLocksLiveness, type Liveness } from './health/liveness.js';
 export { indexedDbStore, DB_VERSION, type EdgeloopDB, type IndexedDbStoreOptions } from './storage/indexeddb-store.js';
 export { DEFAULT_EPSILON_PER_DAY, TelemetryCollector, type FlushResult, type TelemetryCollectorInit, type TelemetryOptions } from './telemetry/collector.js';
 export type { CategoricalReportable, ModelTelemetryOptions, NumericReportable, ReportableFeature } from './telemetry/reportable-features.js';

@@ -1,10 +1,11 @@
 import type { ManifestStatus } from './delivery/delivery.js';
 import type { Cohort, ModelFormat, ModelSignature } from '@edgeloop/protocol';
-import type { BackendName, EngineHost, HostEvent, SessionInfo } from './engine/engine-host.js';
+import type { BackendName, EngineHost, HostEvent } from './engine/engine-host.js';
 import type { Feeds, Outputs } from './engine/tensor.js';
 import { validateFeeds } from './engine/validate-feeds.js';
 import { RuntimeError } from './errors.js';
-import type { TelemetryCollector } from './telemetry/collector.js';
+import type { ModelHealth } from './health/model-health.js';
+import type { ModelSlot } from './health/run-observer.js';
 
 /** Where a model's bytes came from on this load. */
 export type ModelSource = 'network' | 'cache';
@@ -21,7 +22,6 @@ export interface ModelTimings {
 /** Something that happened to a loaded model without a call failing: the app may want to log or report it. */
 export type ModelEvent = HostEvent & { model: string; version: string };
 
-/** A loaded model version, ready to run. */
 /** What delivery found when the model was loaded. */
 export interface ModelDelivery {
   manifest: ManifestStatus;
@@ -33,59 +33,67 @@ export interface ModelDelivery {
   cohort?: Cohort | null;
 }
 
+/** A loaded model version, ready to run. */
 export class Model {
   readonly name: string;
-  readonly version: string;
-  readonly releaseId: string;
-  readonly format: ModelFormat;
   readonly source: ModelSource;
-  /** Names, dtypes and shapes of inputs and outputs, as the engine reports them (`null` axes: any size). */
-  readonly signature: ModelSignature;
-  /** Backends tried before the one that runs, each with its reason (empty when the first choice runs). */
-  readonly skippedBackends: readonly string[];
   readonly timings: ModelTimings;
   /** How fresh the release is: the manifest status behind this load and why a newer one is not running, if so. */
   readonly delivery: ModelDelivery;
   readonly #host: EngineHost;
-  readonly #session: SessionInfo;
-  readonly #telemetry: TelemetryCollector;
+  readonly #slot: ModelSlot;
   readonly #onEvent: (event: ModelEvent) => void;
-  #backend: BackendName;
   #disposed = false;
 
   /** @internal Created by `Runtime.load`. */
   constructor(init: {
-    name: string;
-    version: string;
-    releaseId: string;
-    format: ModelFormat;
+    slot: ModelSlot;
     source: ModelSource;
     timings: ModelTimings;
     host: EngineHost;
-    session: SessionInfo;
-    telemetry: TelemetryCollector;
     onEvent?: (event: ModelEvent) => void;
     delivery?: ModelDelivery;
   }) {
-    this.name = init.name;
-    this.version = init.version;
-    this.releaseId = init.releaseId;
-    this.format = init.format;
+    this.#slot = init.slot;
+    this.name = init.slot.binding.release.model;
     this.source = init.source;
     this.timings = init.timings;
     this.delivery = init.delivery ?? { manifest: 'current', updatePending: false };
-    this.signature = init.session.signature;
-    this.skippedBackends = init.session.skipped;
-    this.#backend = init.session.backend;
     this.#host = init.host;
-    this.#session = init.session;
-    this.#telemetry = init.telemetry;
     this.#onEvent = init.onEvent ?? (() => {});
   }
 
-  /** The backend that runs this model now, verified with the engine; it changes only after a `backend-lost` event. */
+  /** The version that answers `run()`: after a revert, the previous release's. */
+  get version(): string {
+    return this.#slot.binding.release.version;
+  }
+
+  get releaseId(): string {
+    return this.#slot.binding.release.releaseId;
+  }
+
+  get format(): ModelFormat {
+    return this.#slot.binding.release.format;
+  }
+
+  /** Names, dtypes and shapes of inputs and outputs, as the engine reports them (`null` axes: any size). */
+  get signature(): ModelSignature {
+    return this.#slot.binding.session.signature;
+  }
+
+  /** Backends tried before the one that runs, each with its reason (empty when the first choice runs). */
+  get skippedBackends(): readonly string[] {
+    return this.#slot.binding.session.skipped;
+  }
+
+  /** The backend that runs this model now, verified with the engine; it changes only after a `backend-lost` event (or a revert). */
   get backend(): BackendName {
-    return this.#backend;
+    return this.#slot.binding.backend;
+  }
+
+  /** Where the release stands with the device's health gate: on trial, committed, or reverted (docs/runtime.md). */
+  get health(): ModelHealth {
+    return this.#slot.health();
   }
 
   get inputNames(): string[] {
@@ -108,25 +116,27 @@ export class Model {
    */
   async run(feeds: Feeds): Promise<Outputs> {
     if (this.#disposed) throw new RuntimeError('disposed', `model "${this.name}" was disposed; load it again to run it`);
-    validateFeeds(this.name, this.signature.inputs, feeds);
+    const binding = this.#slot.binding;
+    validateFeeds(this.name, binding.session.signature.inputs, feeds);
     const started = performance.now();
     try {
-      const result = await this.#host.run(this.#session.id, feeds);
-      this.#backend = result.backend;
-      for (const event of result.events) this.#onEvent({ ...event, model: this.name, version: this.version });
-      this.#telemetry.observe(this.name, this.version, this.#backend, performance.now() - started, feeds, result.outputs);
+      const result = await this.#host.run(binding.session.id, feeds);
+      binding.backend = result.backend;
+      for (const event of result.events) this.#onEvent({ ...event, model: this.name, version: binding.release.version });
+      const latency = performance.now() - started;
+      for (const observer of this.#slot.observers) observer.succeeded(binding, latency, feeds, result.outputs);
       return result.outputs;
     } catch (error) {
       const failure = RuntimeError.fromUnknown(error);
-      this.#telemetry.fail(this.name, this.version, this.#backend, failure.code, feeds);
+      for (const observer of this.#slot.observers) observer.failed(binding, failure.code, feeds);
       throw failure;
     }
   }
 
-  /** Frees the engine session (WASM memory, GPU buffers). Later calls to `run` fail with code `disposed`. */
+  /** Frees the engine sessions (WASM memory, GPU buffers). Later calls to `run` fail with code `disposed`. */
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
-    await this.#host.release(this.#session.id);
+    await this.#slot.release();
   }
 }

@@ -171,7 +171,8 @@ describe('createRuntime', () => {
     expect(await runtime.flush()).toEqual({ sent: 1 });
     const posted = repo.requestsTo('/telemetry');
     const report = parseReport(JSON.parse(posted[posted.length - 1]!.body));
-    expect(report).toMatchObject({ schema: REPORT_SCHEMA_VERSION, app: 'demo', config: 'tc_runtime', period: 20_000, models: [{ model: 'vad', version: '5.0.0', backend: 'wasm' }] });
+    // `period` names the hour the device's period started: the first count, at 20,000 days + 1 s.
+    expect(report).toMatchObject({ schema: REPORT_SCHEMA_VERSION, app: 'demo', config: 'tc_runtime', period: 20_000 * 24, models: [{ model: 'vad', version: '5.0.0', backend: 'wasm' }] });
     expect(posted[posted.length - 1]!.headers['content-type']).toBe('text/plain;charset=UTF-8');
     expect((await runtime.telemetry.pending()).entries).toEqual([]);
   });
@@ -209,13 +210,16 @@ describe('createRuntime', () => {
     let clock = 20_000 * DAY;
     const runtime = runtimeFor({ fetch: recording, telemetry: { storage, autoFlush: false, flushOnPageHide: false, now: () => clock } });
     const model = await runtime.load('vad', { telemetry: { report: [{ name: 'x[0]', range: [0, 1] }] } });
-    await vi.waitFor(() => expect(repo.requestsTo('/profiles/')).toHaveLength(1));
+    // Fetching and checking the profile runs beside load(): on a busy machine it can take longer
+    // than vi.waitFor's default of one second.
+    const waiting = { timeout: 15_000, interval: 50 };
+    await vi.waitFor(() => expect(repo.requestsTo('/profiles/')).toHaveLength(1), waiting);
     await vi.waitFor(async () => {
       await model.run({ x: tensor('float32', Float32Array.of(0.5, 0.9), [2]) });
       await runtime.flush();
       const [accumulator] = (await storage.read('demo')).accumulators;
       expect(accumulator!.entry.features).toMatchObject({ profile: 'vad@5/ref1', declared: [0] });
-    });
+    }, waiting);
     const [accumulator] = (await storage.read('demo')).accumulators;
     expect(accumulator!.entry.features!.cells[1]!.every((n) => n === 0)).toBe(true); // x.max: not declared
     clock += DAY;

@@ -7,8 +7,10 @@ import { UpdatePoller, type UpdatePolicy } from './delivery/update-poller.js';
 import type { Capabilities } from './capabilities/capabilities.js';
 import { checkBackendList, DEFAULT_BACKENDS, type BackendName, type BackendOptions } from './engine/backends.js';
 import type { EngineHost } from './engine/engine-host.js';
-import { openModel } from './engine/open-model.js';
 import { RuntimeError } from './errors.js';
+import { HealthGate } from './health/health-gate.js';
+import { webLocksLiveness, type Liveness } from './health/liveness.js';
+import type { HealthCheck } from './health/model-health.js';
 import { inlineHost } from './host/inline-host.js';
 import { workerHost } from './host/worker-host.js';
 import type { Model, ModelEvent } from './model.js';
@@ -76,6 +78,12 @@ export interface RuntimeOptions {
   rollout?: { ids?: InstallIdStorage; device?: DeviceContext };
   /** Telemetry storage, the device's ε cap, offline queue and sending (docs/telemetry.md). */
   telemetry?: TelemetryOptions;
+  /**
+   * The app's own check before a release on trial commits (after the signed policy's early-life
+   * checks pass): `true` commits, `false` or a reason reverts with reason `app_check`. Each model may
+   * override it. See docs/runtime.md#health-gate.
+   */
+  healthCheck?: HealthCheck;
 }
 
 export interface LoadOptions {
@@ -92,6 +100,8 @@ export interface LoadOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** The features this model's telemetry may report, with their ranges (docs/telemetry.md). */
   telemetry?: ModelTelemetryOptions;
+  /** This model's own check before a trial commits; default the runtime's `healthCheck`. */
+  healthCheck?: HealthCheck;
 }
 
 export interface Runtime {
@@ -116,16 +126,31 @@ export interface Runtime {
   /**
    * Events: `activated` (a release went live here or in another tab), `update-ready`,
    * `update-failed`, `manifest-stale`, `manifest-rejected`, `storage-cleaned`, `profile-rejected`
-   * (a release's reference profile did not match its signed length and sha256, or was invalid);
+   * (a release's reference profile did not match its signed length and sha256, or was invalid),
+   * and the health gate's `trial-start`, `trial-commit`, `trial-revert` (with `detail.reason`);
    * each a CustomEvent with `detail`.
    */
   addEventListener(type: RuntimeEventType, listener: (event: CustomEvent) => void): void;
   removeEventListener(type: RuntimeEventType, listener: (event: CustomEvent) => void): void;
-  /** Stops the worker and closes storage; loaded models stop working. */
-  dispose(): void;
+  /**
+   * Stops the worker and closes storage; loaded models stop working. Resolves once what the health
+   * gate measured is stored and this runtime's trial leases are given back (a Node process should
+   * await it before exiting: a process that ends holding a lease counts as a crash of the trial).
+   */
+  dispose(): Promise<void>;
 }
 
-export type RuntimeEventType = 'activated' | 'update-ready' | 'update-failed' | 'manifest-stale' | 'manifest-rejected' | 'storage-cleaned' | 'profile-rejected';
+export type RuntimeEventType =
+  | 'activated'
+  | 'update-ready'
+  | 'update-failed'
+  | 'manifest-stale'
+  | 'manifest-rejected'
+  | 'storage-cleaned'
+  | 'profile-rejected'
+  | 'trial-start'
+  | 'trial-commit'
+  | 'trial-revert';
 
 /**
  * Creates a runtime for one app on one update server.
@@ -168,6 +193,19 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     throw new RuntimeError('invalid_argument', 'trust must be { publicKeys: [...] } (the server\'s Ed25519 public keys, base64) or { trustOnFirstUse: true }');
   }
   const loaded = new Set<string>();
+  let gate: HealthGate | undefined;
+  let liveness: Liveness | null | undefined;
+  const getGate = () =>
+    (gate ??= new HealthGate({
+      app,
+      store: getStore,
+      events,
+      telemetry,
+      now: options.now ?? Date.now,
+      // Who vouches a trial's runtime still runs: the store (filesystem: by process), else Web Locks.
+      liveness: () => (liveness ??= getStore().liveness ?? (globalThis.navigator?.locks ? webLocksLiveness(globalThis.navigator.locks) : null)),
+      ...(options.healthCheck && { healthCheck: options.healthCheck }),
+    }));
   let delivery: Delivery | undefined;
   const getDelivery = () =>
     (delivery ??= new Delivery({
@@ -185,6 +223,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       choose: (entry) => getChooser().choose(entry),
       channel: options.channel ?? 'stable',
       onManifest: telemetryConfig.update,
+      settle: (model, record) => getGate().settle(model, record),
       ...(options.wholeFileMaxBytes !== undefined && { wholeFileMaxBytes: options.wholeFileMaxBytes }),
     }));
   let chooser: RolloutChooser | undefined;
@@ -226,27 +265,31 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           ...(loadOptions.onProgress && { onProgress: loadOptions.onProgress }),
         },
         (release, files, source, meta) =>
-          openModel({
-            release,
-            files,
-            source,
-            downloadMs: meta.downloadMs,
-            startedAt: started,
-            host: getHost(),
-            telemetry,
-            onEvent: (event) => {
-              if (event.type === 'backend-lost') telemetry.backendLost(event.model, event.version, event.from);
-              options.onEvent?.(event);
-            },
-            backends: loadOptions.backends ?? backends,
-            backendOptions: loadOptions.backendOptions ?? backendOptions,
-            delivery: { manifest: meta.manifest, updatePending: meta.updatePending, cohort: meta.cohort, ...(meta.problem && { problem: meta.problem }) },
-            ...(loadOptions.worker !== undefined && { worker: loadOptions.worker }),
-          }).then((opened) => {
-            telemetry.loaded(opened, { cohort: meta.cohort, profile: release.profile }, loadOptions.telemetry);
-            return opened;
-          }),
+          getGate()
+            .open({
+              release,
+              files,
+              source,
+              meta,
+              startedAt: started,
+              host: getHost(),
+              onEvent: (event) => {
+                if (event.type === 'backend-lost') telemetry.backendLost(event.model, event.version, event.from);
+                options.onEvent?.(event);
+              },
+              backends: loadOptions.backends ?? backends,
+              backendOptions: loadOptions.backendOptions ?? backendOptions,
+              ...(loadOptions.worker !== undefined && { worker: loadOptions.worker }),
+              ...(loadOptions.telemetry && { telemetry: loadOptions.telemetry }),
+              ...(loadOptions.healthCheck && { healthCheck: loadOptions.healthCheck }),
+            })
+            .then((opened) => {
+              telemetry.loaded(opened, { cohort: meta.cohort, profile: release.profile }, loadOptions.telemetry);
+              return opened;
+            }),
       );
+      // Golden checks run here, before the model answers its first real call (docs/runtime.md#health-gate).
+      await getGate().begin(model);
       loaded.add(name);
       poller?.start();
       return model;
@@ -266,7 +309,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       delivery?.close();
       telemetry.dispose();
       host?.terminate?.();
-      store?.close();
+      // The health gate stores what it measured and gives its leases back before storage closes.
+      const stored = gate?.dispose() ?? Promise.resolve();
+      return stored.finally(() => store?.close());
     },
   };
 }

@@ -122,6 +122,7 @@ export {
 export { mergeBackends, metricEstimate, outputEstimate, outputScores, type ArmCells } from './gate/arm-estimates.js';
 export {
   decide,
+  floorHoldback,
   type ArmFigure,
   type Comparison,
   type ComparisonVerdict,

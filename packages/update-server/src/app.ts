@@ -27,6 +27,7 @@ import { ReportFloor } from './telemetry/report-floor.js';
 import { telemetryJobs } from './telemetry/telemetry-jobs.js';
 import { TelemetryViews } from './telemetry/views/views.js';
 import { WindowStore } from './telemetry/window-store.js';
+import { windowTiming } from './telemetry/window-timing.js';
 
 /** Telemetry settings: the ingest's HTTP edge, the signed config's parameters, and the floor. */
 export interface TelemetryOptions extends TelemetryIngestOptions {
@@ -36,6 +37,12 @@ export interface TelemetryOptions extends TelemetryIngestOptions {
   minReports?: number;
   /** A local demo: allows `minReports` below 20 on a loopback host; every telemetry answer then says `demo: true`. */
   demo?: boolean;
+  /**
+   * Length of the windows reports are filed and released in. Default (and always outside a demo)
+   * one hour; with `demo` on a loopback host it may be shorter (≥ 1 min, dividing the hour), so a
+   * local demo shows its first release within a minute or two.
+   */
+  windowMs?: number;
 }
 
 /** The name of the rollout gate's job (`edgeloop.jobs.run(ROLLOUT_GATE_JOB)` in tests and simulations). */
@@ -100,12 +107,13 @@ export interface EdgeloopApp {
 export function createApp(options: AppOptions): EdgeloopApp {
   const log = options.log ?? ((message: string, error?: unknown) => console.error(message, error ?? ''));
   const now = options.now ?? Date.now;
-  const { config: configOptions, minReports, demo, ...ingestOptions } = options.telemetry ?? {};
+  const { config: configOptions, minReports, demo, windowMs, ...ingestOptions } = options.telemetry ?? {};
   const floor = new ReportFloor({
     ...(minReports !== undefined && { minReports }),
     ...(demo !== undefined && { demo }),
     ...(options.host !== undefined && { host: options.host }),
   });
+  const timing = windowTiming({ ...(windowMs !== undefined && { windowMs }), ...(demo !== undefined && { demo }), ...(options.host !== undefined && { host: options.host }) });
   let manifests: ManifestCache | undefined;
   let admission: AdmissionViews | undefined;
   // Rebuild at once rather than on the next poll, so polls are answered from memory.
@@ -134,14 +142,14 @@ export function createApp(options: AppOptions): EdgeloopApp {
   });
   const tokens = new TokenStore(options.db);
   admission = new AdmissionViews({ db: options.db, configs });
-  const windows = new WindowStore(options.db, { now });
+  const windows = new WindowStore(options.db, { now, timing });
   const ingest = new TelemetryIngest({ windows, views: admission }, { log, now, ...ingestOptions });
   const views = new TelemetryViews({ db: options.db, minReports: floor.minReports });
   const jobs = new Jobs({ now, log, ...(options.jobs?.timers !== undefined && { timers: options.jobs.timers }) });
   jobs.add({ name: 'rollouts.advance', everyMs: options.jobs?.rolloutTickMs ?? 15_000, run: (at) => rollouts.tick(at) });
-  for (const job of telemetryJobs({ db: options.db, configs, windows, floor })) jobs.add(job);
+  for (const job of telemetryJobs({ db: options.db, configs, windows, floor, timing })) jobs.add(job);
   // The rollout gate looks after every closed telemetry window (releases are made within a minute of closing).
-  jobs.add({ name: ROLLOUT_GATE_JOB, everyMs: 60_000, run: (at) => evaluateGates({ db: options.db, rollouts }, at) });
+  jobs.add({ name: ROLLOUT_GATE_JOB, everyMs: 60_000, run: (at) => evaluateGates({ db: options.db, rollouts, floor: floor.minReports }, at) });
   // Changes committed by any instance (this one too) arrive here after commit: LISTEN/NOTIFY.
   const listening = options.db.listen(CHANGES_CHANNEL, (app) => {
     // After a lost connection any app may have changed: rebuild everything cached on next use.

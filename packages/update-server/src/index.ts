@@ -1,4 +1,4 @@
-export { createApp, type AppOptions, type EdgeloopApp, type TelemetryOptions } from './app.js';
+export { createApp, ROLLOUT_GATE_JOB, type AppOptions, type EdgeloopApp, type TelemetryOptions } from './app.js';
 export { startServer, type RunningServer, type ServerOptions } from './server.js';
 export { ServerError, type ErrorBody, type ServerErrorCode } from './errors.js';
 export type { BlobStore, SharedBlobStore, StagedBlob } from './blobs/blob-store.js';

@@ -9,6 +9,8 @@ import { bootstrapToken } from './auth/bootstrap.js';
 import { gracefulClose } from './http/graceful-close.js';
 import { seedIfEmpty } from './seed.js';
 import { ReportFloor } from './telemetry/report-floor.js';
+import { WINDOW_MS } from './telemetry/window-store.js';
+import { windowTiming } from './telemetry/window-timing.js';
 import { loadAppSigningKeys, loadSigningKey } from './manifest/signing-key.js';
 import { shareLocalArtifacts } from './registry/share-local-artifacts.js';
 
@@ -47,6 +49,11 @@ export interface ServerOptions {
   /** How often due rollout steps are advanced. Default 15 s. */
   rolloutTickMs?: number;
   /**
+   * The server clock, ms since the epoch (manifests, admission, arrival hours, releases, the gate).
+   * Default `Date.now`; tests move one forward to close a telemetry window without waiting an hour.
+   */
+  now?: () => number;
+  /**
    * How long `close()` lets requests in flight (downloads, uploads) finish before cutting them.
    * Default 25 s: under Kubernetes' default 30 s grace period, with time left to close the database.
    */
@@ -72,6 +79,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const log = options.log ?? ((message: string) => console.log(message));
   // Settings that cannot work (e.g. a demo floor on a public host) fail before anything is opened.
   new ReportFloor({ ...options.telemetry, host: options.host ?? '127.0.0.1' });
+  const timing = windowTiming({ ...options.telemetry, host: options.host ?? '127.0.0.1' });
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   // Only the driver in use is loaded: PGlite's JS and WASM are not needed next to PostgreSQL.
@@ -118,12 +126,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     host: options.host ?? '127.0.0.1',
     ...(options.telemetry !== undefined && { telemetry: options.telemetry }),
     ...(options.rolloutTickMs !== undefined && { jobs: { rolloutTickMs: options.rolloutTickMs } }),
+    ...(options.now !== undefined && { now: options.now }),
     log: (message, error) => log(`${message} ${error instanceof Error ? (error.stack ?? error.message) : String(error ?? '')}`),
   });
   await edgeloop.ready;
   if (options.seed ?? true) await seedIfEmpty(edgeloop.registry, log);
   const adminToken = options.issueAdminTokenFor ? (await bootstrapToken(db, { app: options.issueAdminTokenFor, name: 'startServer' })).token : undefined;
   if (edgeloop.floor.banner) log(`*** ${edgeloop.floor.banner} ***`);
+  if (timing.windowMs !== WINDOW_MS) log(`*** demo: telemetry is released per ${timing.windowMs / 1000} s window instead of per hour; the rollout gate still decides per hour ***`);
   edgeloop.jobs.start();
 
   const host = options.host ?? '127.0.0.1';

@@ -3,6 +3,7 @@ import { ProtocolError } from '../errors.js';
 import { nameSchema, sha256Schema, versionLabelSchema } from '../names.js';
 import { rolloutPlanFields } from '../rollout/plan.js';
 import { variantRuleSchema } from '../rollout/targeting.js';
+import { healthPolicySchema } from './health-policy.js';
 
 /** Wire version of {@link Manifest}; a client refuses a manifest whose `schema` it does not know. */
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -18,9 +19,11 @@ export const manifestFileSchema = z.object({
   /**
    * What the file is to the engine: `model` is the graph the engine loads (the `.onnx` file or the
    * TF.js `model.json`); `weights` are TF.js weight shards, listed in the order the `model.json`
-   * weightsManifest names them, since the engine concatenates them in manifest order.
+   * weightsManifest names them, since the engine concatenates them in manifest order; `golden`
+   * files hold golden cases (an `edgeloop-golden` JSON file, see src/golden) that the device runs
+   * before the release answers its first real call.
    */
-  role: z.enum(['model', 'weights']),
+  role: z.enum(['model', 'weights', 'golden']),
   sha256: sha256Schema,
   /** Exact byte length; a client never reads more than this. */
   length: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
@@ -59,6 +62,7 @@ export const manifestRolloutSchema = z.object({
     files: z.array(manifestFileSchema).min(1).max(64),
     variants: z.array(releaseVariantSchema).max(16).optional(),
     profile: referenceProfileRefSchema.optional(),
+    health: healthPolicySchema.optional(),
   }),
 });
 
@@ -77,6 +81,8 @@ export const modelReleaseSchema = z.object({
   rollout: manifestRolloutSchema.optional(),
   /** Optional: the reference profile of this release's telemetry summaries. */
   profile: referenceProfileRefSchema.optional(),
+  /** Optional: when a device commits this release after trying it (defaults: DEFAULT_HEALTH_POLICY). */
+  health: healthPolicySchema.optional(),
 });
 
 export const manifestSchema = z.object({

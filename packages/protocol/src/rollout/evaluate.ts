@@ -1,3 +1,4 @@
+import type { HealthPolicy } from '../manifest/health-policy.js';
 import type { ManifestFile, ModelFormat, ModelRelease, ReferenceProfileRef, ReleaseVariant } from '../manifest/manifest.js';
 import { inRollout } from './bucket.js';
 import type { Cohort } from './plan.js';
@@ -20,6 +21,7 @@ interface FileSet {
   files: ManifestFile[];
   variants?: ReleaseVariant[] | undefined;
   profile?: ReferenceProfileRef | undefined;
+  health?: HealthPolicy | undefined;
 }
 
 /**
@@ -54,6 +56,7 @@ export function selectRelease(entry: ModelRelease, installId: string, device: De
       format: variant?.format ?? chosen.format,
       files: variant?.files ?? chosen.files,
       ...(chosen.profile !== undefined && { profile: chosen.profile }),
+      ...(chosen.health !== undefined && { health: chosen.health }),
     },
     variant: variant?.variant ?? null,
     cohort,

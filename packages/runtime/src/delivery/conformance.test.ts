@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { openDB } from 'idb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RuntimeError } from '../errors.js';
+import { tensor } from '../engine/tensor.js';
 import { createRuntime, type RuntimeOptions } from '../runtime.js';
 import { fileSystemStore } from '../storage/filesystem-store.js';
 import { indexedDbStore } from '../storage/indexeddb-store.js';
@@ -453,47 +454,52 @@ describe.each(stores)('delivery conformance ($kind store)', ({ open, wipe, loseB
       const control = repo.publish('vad', '5.0.0', bytesOf('five'));
       const candidateBytes = bytesOf('six');
       const candidate = repo.publish('vad', '6.0.0', candidateBytes);
-      const rollout = (percentage: number) => ({
+      // The signed plan names its step; the device reports it with its arm (the server checks each step's share).
+      const rollout = (percentage: number, step: number) => ({
         ...control,
-        rollout: { id: 'r1', salt: 'salt-1', percentage, candidate: { version: '6.0.0', releaseId: candidate.releaseId, format: 'onnx' as const, files: candidate.files } },
+        rollout: { id: 'r1', salt: 'salt-1', percentage, step, candidate: { version: '6.0.0', releaseId: candidate.releaseId, format: 'onnx' as const, files: candidate.files } },
       });
-      repo.bump({ models: { vad: rollout(30) } });
+      repo.bump({ models: { vad: rollout(30, 1) } });
       const devices = Array.from({ length: 40 }, (_, i) => ({ ids: memoryIds(), db: `${dbName}-device-${i}` }));
-      const versionsAt = async (inRollout = true) => {
+      const versionsAt = async (step: number | null) => {
         const versions: string[] = [];
         for (const device of devices) {
           dbName = device.db;
           const model = await runtimeFor({ rollout: { ids: device.ids } }).load('vad');
-          expect(model.delivery.cohort).toEqual(inRollout ? { rollout: 'r1', arm: model.version === '6.0.0' ? 'candidate' : 'control' } : null);
+          expect(model.delivery.cohort).toEqual(step !== null ? { rollout: 'r1', arm: model.version === '6.0.0' ? 'candidate' : 'control', step } : null);
           versions.push(model.version);
         }
         return versions;
       };
-      const at30 = await versionsAt();
+      const at30 = await versionsAt(1);
       const onCandidate = at30.filter((v) => v === '6.0.0').length;
       expect(onCandidate).toBeGreaterThan(2);
       expect(onCandidate).toBeLessThan(30);
-      repo.bump({ models: { vad: rollout(60) } });
-      const at60 = await versionsAt();
+      repo.bump({ models: { vad: rollout(60, 2) } });
+      const at60 = await versionsAt(2);
       // Raising the percentage never moves a device off the candidate.
       at30.forEach((version, i) => {
         if (version === '6.0.0') expect(at60[i]).toBe('6.0.0');
       });
       repo.bump({ models: { vad: control } }); // rolled back: the plan is gone, everyone on the control
-      expect(new Set(await versionsAt(false))).toEqual(new Set(['5.0.0']));
+      expect(new Set(await versionsAt(null))).toEqual(new Set(['5.0.0']));
     });
   });
 
   describe('storage and activation', () => {
-    it('keeps the previous release as rollback target and collects older files', async () => {
+    it('keeps the last committed release as rollback target and collects older files', async () => {
       const five = repo.publish('vad', '5.0.0', bytesOf('five'));
       await runtimeFor().load('vad');
-      repo.publish('vad', '6.0.0', bytesOf('six'));
-      await runtimeFor().load('vad');
+      const six = repo.publish('vad', '6.0.0', bytesOf('six'));
+      repo.bump({ models: { vad: { ...six, health: { inferences: 1 } } } });
+      const trial = await runtimeFor().load('vad');
+      expect(trial.health).toMatchObject({ state: 'trial', version: '6.0.0', needed: 1 });
+      await trial.run({ x: tensor('float32', Float32Array.of(1), [1]) });
+      await vi.waitFor(() => expect(trial.health.state).toBe('committed'));
       repo.publish('vad', '7.0.0', bytesOf('seven'));
       await runtimeFor().load('vad');
       const pointers = await store().getModel('demo', 'vad');
-      expect([pointers.active?.version, pointers.previous?.version]).toEqual(['7.0.0', '6.0.0']);
+      expect([pointers.active?.version, pointers.previous?.version, pointers.health.trial?.version]).toEqual(['7.0.0', '6.0.0', '7.0.0']);
       expect(await store().collect()).toEqual({ freedBytes: 4, removedFiles: 1 });
       expect(await store().getFile(five.files[0]!.sha256)).toBeNull();
     });

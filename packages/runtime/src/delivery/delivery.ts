@@ -11,7 +11,7 @@ import {
   type TrustState,
 } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
-import type { ModelStore, NamedLocks, StoredFile } from '../storage/model-store.js';
+import type { ModelRecord, ModelStore, NamedLocks, StoredFile } from '../storage/model-store.js';
 import { DEFAULT_WHOLE_FILE_MAX_BYTES, downloadFile, type EarlyRequest, type FileProgress } from './download.js';
 import { fetchManifest } from './manifest-client.js';
 import { initialTrust, trustFirstSigner, type TrustOptions } from './trust-options.js';
@@ -55,6 +55,12 @@ export interface AcquireMeta {
   downloadMs: number;
   /** The device's rollout cohort for this model, when a rollout is in progress (report it with telemetry). */
   cohort: Selection['cohort'];
+  /** The release will be activated once it opens (it was just downloaded or staged), rather than being active already. */
+  activating: boolean;
+  /** The model's pointers and health-gate state this load decided on. */
+  record: ModelRecord;
+  /** Reads another stored release's verified files (the health gate opens the release a trial falls back to); null when any is missing. */
+  readRelease: (release: ModelRelease) => Promise<Map<string, ArrayBuffer> | null>;
 }
 
 export interface DeliveryOptions {
@@ -83,6 +89,11 @@ export interface DeliveryOptions {
   wholeFileMaxBytes?: number;
   /** Told of every manifest verified now (or confirmed current by a 304): telemetry takes its config from it. */
   onManifest?: (manifest: Manifest) => void;
+  /**
+   * Called with the model's stored record before anything is chosen or opened (the health gate
+   * counts crashes of trials and reverts crash loops here); resolves with the record to decide on.
+   */
+  settle?: (model: string, record: ModelRecord) => Promise<ModelRecord>;
 }
 
 /** A request started ahead of the download that may use it; `cancel` aborts it unless it was taken. */
@@ -249,16 +260,35 @@ export class Delivery {
     // Read the active release from storage while the manifest is fetched: on a warm start (the
     // manifest confirms what is cached) storage latency hides behind the network round trip.
     const pointersRead = store.getModel(this.#o.app, name);
-    const speculative = pointersRead.then((p) => (p.active ? this.#readAll(p.active) : null));
+    const speculative = pointersRead.then(async (p) => (p.active ? { releaseId: p.active.releaseId, files: await this.#readAll(p.active) } : null));
     speculative.catch(() => undefined);
+    // The health gate settles crashed trials meanwhile too (a crash loop reverts before anything runs).
+    const settled = this.#o.settle ? pointersRead.then((p) => this.#o.settle!(name, p)) : pointersRead;
+    settled.catch(() => undefined);
     // Nothing installed yet: a download is likely, so the quota estimate is asked for meanwhile too.
     const estimate = pointersRead.then((p) => (p.active || !this.#o.storageManager?.estimate ? null : this.#o.storageManager.estimate()));
     estimate.catch(() => undefined);
     const { manifest, status, problem, saved } = await this.manifest(options.signal);
-    const pointers = await pointersRead;
-    const cachedActive = async () => (await speculative.catch(() => null)) ?? (pointers.active ? await this.#readAll(pointers.active) : null);
+    const pointers = await settled;
+    const cachedActive = async () => {
+      const early = await speculative.catch(() => null);
+      // Read before the gate settled: only usable if the gate left the same release active.
+      if (early?.files && early.releaseId === pointers.active?.releaseId) return early.files;
+      return pointers.active ? await this.#readAll(pointers.active) : null;
+    };
     let cohort: Selection['cohort'] = null;
-    const meta = (extra: Partial<AcquireMeta> = {}): AcquireMeta => ({ manifest: status, updatePending: false, downloadMs: 0, cohort, ...(problem && { problem }), ...extra });
+    const readRelease = (release: ModelRelease) => this.#readAll(release);
+    const meta = (extra: Partial<AcquireMeta> = {}): AcquireMeta => ({
+      manifest: status,
+      updatePending: false,
+      downloadMs: 0,
+      cohort,
+      activating: false,
+      record: pointers,
+      readRelease,
+      ...(problem && { problem }),
+      ...extra,
+    });
 
     if (!manifest) {
       const files = pointers.active ? await cachedActive() : null;
@@ -281,6 +311,25 @@ export class Delivery {
     const selection = await this.#o.choose(entry);
     const target = selection.release;
     cohort = selection.cohort;
+    const denied = pointers.health.denied.find((d) => d.releaseId === target.releaseId);
+    if (denied) {
+      // This device refused the release (its health gate reverted it): it runs what it has until the
+      // manifest offers another release.
+      const refusal = new RuntimeError(
+        'health',
+        `release ${target.releaseId} (${target.version}) was refused on this device by its health gate (${denied.reason}: ${denied.detail}); it is not run again until the manifest offers another release`,
+        { details: { reason: denied.reason, releaseId: denied.releaseId } },
+      );
+      const files = pointers.active ? await cachedActive() : null;
+      if (pointers.active && files) return this.#openCached(pointers.active, files, open, meta({ problem: refusal }));
+      throw new RuntimeError('health', `${refusal.message}, and nothing else of model "${name}" is cached`, { cause: refusal, details: refusal.details });
+    }
+    if (pointers.health.denied.length > 0) {
+      // The manifest offers another release: releases refused before may be tried again when offered again.
+      await store.updateModel(this.#o.app, name, (record) => {
+        record.health.denied = record.health.denied.filter((d) => d.releaseId === target.releaseId);
+      });
+    }
     if (pointers.active?.releaseId === target.releaseId) {
       const files = await cachedActive();
       if (files) {
@@ -314,7 +363,7 @@ export class Delivery {
       }
       if (!files) throw new RuntimeError('storage', `release ${target.releaseId} was stored but cannot be read back`);
       try {
-        value = await open(target, files, networkBytes > 0 ? 'network' : 'cache', meta({ downloadMs: performance.now() - started }));
+        value = await open(target, files, networkBytes > 0 ? 'network' : 'cache', meta({ downloadMs: performance.now() - started, activating: true }));
       } catch (error) {
         if (error instanceof RuntimeError && error.code === 'invalid_model') await this.#drop(target);
         throw error;
@@ -371,6 +420,8 @@ export class Delivery {
         const store = this.#o.store();
         const pointers = await store.getModel(this.#o.app, name);
         if (pointers.active?.releaseId === target.releaseId) return null;
+        // Refused here by the health gate: not fetched again until the manifest offers another release.
+        if (pointers.health.denied.some((d) => d.releaseId === target.releaseId)) return null;
         if (pointers.staged?.releaseId !== target.releaseId) {
           await this.#downloadAll(target, { ...(signal && { signal }) }); // staged: read back when activated
           await store.stage(this.#o.app, target);

@@ -1,5 +1,6 @@
 import type { ModelRelease } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
+import { telemetryObserver, type ModelBinding, type ModelSlot } from '../health/run-observer.js';
 import { Model, type ModelDelivery, type ModelEvent, type ModelSource } from '../model.js';
 import type { TelemetryCollector } from '../telemetry/collector.js';
 import type { BackendName, BackendOptions } from './backends.js';
@@ -24,39 +25,53 @@ export interface OpenModelInput {
 }
 
 /**
- * Turns a verified release into a running {@link Model}: picks the files by role (the model file,
- * then TF.js weight shards in manifest order) and creates the session in the host. The bytes are
- * copied, because the host takes ownership of what it is given and the caller's copy is the cache's.
+ * The session request for a verified release: the model file, then TF.js weight shards in manifest
+ * order (golden files are not the engine's). The bytes are copied, because the host takes
+ * ownership of what it is given and the caller's copy is the cache's.
  */
-export async function openModel(input: OpenModelInput): Promise<Model> {
-  const { release } = input;
+export function sessionRequest(
+  release: ModelRelease,
+  files: ReadonlyMap<string, ArrayBuffer>,
+  options: { backends: readonly BackendName[]; backendOptions: BackendOptions; worker?: 'shared' | 'own' },
+): SessionRequest {
   const bytesOf = (sha256: string) => {
-    const bytes = input.files.get(sha256);
+    const bytes = files.get(sha256);
     if (!bytes) throw new RuntimeError('storage', `release ${release.releaseId} is missing the bytes of file ${sha256}`);
     return bytes.slice(0);
   };
   const main = release.files.find((file) => file.role === 'model');
   if (!main) throw new RuntimeError('server', `release ${release.releaseId} has no file with role "model"`);
-  const request: SessionRequest = {
+  return {
     format: release.format,
     bytes: bytesOf(main.sha256),
     weights: release.files.filter((file) => file.role === 'weights').map((file) => bytesOf(file.sha256)),
-    backends: input.backends,
-    backendOptions: input.backendOptions,
+    backends: options.backends,
+    backendOptions: options.backendOptions,
     label: `model "${release.model}" ${release.version}`,
-    ...(input.worker !== undefined && { worker: input.worker }),
+    ...(options.worker !== undefined && { worker: options.worker }),
   };
-  const session = await input.host.createSession(request);
+}
+
+/**
+ * Turns a verified release into a running {@link Model} with no health gate around it: one session,
+ * each run counted by telemetry. (`Runtime.load` goes through the health gate: health/health-gate.ts.)
+ */
+export async function openModel(input: OpenModelInput): Promise<Model> {
+  const session = await input.host.createSession(
+    sessionRequest(input.release, input.files, { backends: input.backends, backendOptions: input.backendOptions, ...(input.worker !== undefined && { worker: input.worker }) }),
+  );
+  const binding: ModelBinding = { release: input.release, session, backend: session.backend };
+  const slot: ModelSlot = {
+    binding,
+    observers: [telemetryObserver(input.telemetry)],
+    health: () => ({ state: 'committed', releaseId: input.release.releaseId, version: input.release.version }),
+    release: () => input.host.release(session.id),
+  };
   return new Model({
-    name: release.model,
-    version: release.version,
-    releaseId: release.releaseId,
-    format: release.format,
+    slot,
     source: input.source,
     timings: { loadMs: performance.now() - input.startedAt, downloadMs: input.downloadMs, sessionMs: session.createMs },
     host: input.host,
-    session,
-    telemetry: input.telemetry,
     ...(input.onEvent && { onEvent: input.onEvent }),
     ...(input.delivery && { delivery: input.delivery }),
   });

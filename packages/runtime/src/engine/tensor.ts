@@ -1,22 +1,7 @@
-import type { TensorDtype } from '@edgeloop/protocol';
+import type { TensorDataMap, TensorDtype } from '@edgeloop/protocol';
 
-/** The typed array that carries each dtype's data. */
-export interface TensorDataMap {
-  float32: Float32Array;
-  float64: Float64Array;
-  int8: Int8Array;
-  uint8: Uint8Array;
-  int16: Int16Array;
-  uint16: Uint16Array;
-  int32: Int32Array;
-  uint32: Uint32Array;
-  int64: BigInt64Array;
-  uint64: BigUint64Array;
-  bool: Uint8Array;
-  float16: Uint16Array;
-  bfloat16: Uint16Array;
-  string: string[];
-}
+/** The typed array that carries each dtype's data (shared with golden cases: @edgeloop/protocol). */
+export type { TensorDataMap } from '@edgeloop/protocol';
 
 export type TensorData = TensorDataMap[keyof TensorDataMap];
 

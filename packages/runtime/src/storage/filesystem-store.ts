@@ -5,7 +5,9 @@ import type { ModelRelease } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
 import type { InstallIdStorage } from '../rollout/install-id.js';
 import { directoryLocks } from './fs-locks.js';
-import { KEEP_PARTIAL_MS, type AppState, type ModelPointers, type ModelStore, type StoredFile } from './model-store.js';
+import { activateRelease, normalizeHealth, type ModelHealthState, type ModelRecord } from '../health/health-state.js';
+import { KEEP_PARTIAL_MS, type AppState, type ModelPointers, type ModelStore, type StoredFile, type TrialLease } from './model-store.js';
+import { processLiveness } from './process-liveness.js';
 import { storageError } from './storage-error.js';
 import { syncDirectory, writeAtomic } from './atomic-file.js';
 
@@ -19,7 +21,12 @@ interface Progress {
 interface State {
   version: 1;
   apps: Record<string, AppState>;
-  models: Record<string, ModelPointers>;
+  /** Pointers and, since the health gate, its state (absent in older files: empty). */
+  models: Record<string, ModelPointers & { health?: ModelHealthState }>;
+}
+
+function recordOf(entry: (ModelPointers & { health?: ModelHealthState }) | undefined): ModelRecord {
+  return { active: entry?.active ?? null, previous: entry?.previous ?? null, staged: entry?.staged ?? null, health: normalizeHealth(entry?.health) };
 }
 
 export interface FileSystemStoreOptions {
@@ -32,8 +39,9 @@ const emptyState = (): State => ({ version: 1, apps: {}, models: {} });
 /**
  * The model store for Node (Electron's main process, kiosk scripts): the same contract as the
  * IndexedDB store on the filesystem. Complete files live in `files/<sha256>` (their mtime is their
- * last use); a download appends to `partial/<sha256>` and records its progress beside it; pointers
- * and trust live in `state.json`; the install id in `install-id`.
+ * last use); a download appends to `partial/<sha256>` and records its progress beside it; pointers,
+ * trust and the health gate's state live in `state.json`; trial leases in `leases/`; the install id
+ * in `install-id`.
  *
  * Several runtimes and processes may share one directory: every write goes to a temporary file of
  * its own, is fsynced, then renamed over the old one (a crash leaves the old or the new file, never
@@ -45,6 +53,7 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
   const root = options.directory;
   const filesDir = join(root, 'files');
   const partialDir = join(root, 'partial');
+  const leasesDir = join(root, 'leases');
   const statePath = join(root, 'state.json');
   const locks = directoryLocks(join(root, 'locks'));
   let ready: Promise<void> | undefined;
@@ -52,6 +61,7 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
     (ready ??= (async () => {
       await mkdir(filesDir, { recursive: true });
       await mkdir(partialDir, { recursive: true });
+      await mkdir(leasesDir, { recursive: true });
     })());
 
   /**
@@ -149,9 +159,13 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
     },
   };
 
+  /** Lease ids become file names: anything outside a safe alphabet is replaced. */
+  const leasePath = (id: string) => join(leasesDir, `${id.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+
   return {
     locks,
     installIds,
+    liveness: processLiveness(),
 
     getAppState: (app) => run('reading app state', async () => (await readState()).apps[app] ?? null),
     putAppState: (app, state) =>
@@ -244,8 +258,7 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
         }
       }),
 
-    getModel: (app, model) =>
-      run('reading model pointers', async () => ({ active: null, previous: null, staged: null, ...(await readState()).models[`${app}/${model}`] })),
+    getModel: (app, model) => run('reading model pointers', async () => recordOf((await readState()).models[`${app}/${model}`])),
 
     activate: (app, release) =>
       run('activating a release', async () => {
@@ -256,15 +269,54 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
         }
         await update((s) => {
           const key = `${app}/${release.model}`;
-          const current: ModelPointers = { active: null, previous: null, staged: null, ...s.models[key] };
-          const replacing = current.active !== null && current.active.releaseId !== release.releaseId;
-          s.models[key] = {
-            active: release,
-            previous: replacing ? current.active : current.previous,
-            staged: current.staged?.releaseId === release.releaseId ? null : current.staged,
-          };
+          const record = recordOf(s.models[key]);
+          activateRelease(record, release, Date.now());
+          s.models[key] = record;
         });
       }),
+
+    // Every write of state.json is fsynced and renamed into place: `durability` changes nothing here.
+    updateModel: (app, model, change) =>
+      run('updating a model record', async () => {
+        let stored: ModelRecord | undefined;
+        await update((s) => {
+          const key = `${app}/${model}`;
+          const record = recordOf(s.models[key]);
+          change(record);
+          s.models[key] = record;
+          stored = record;
+        });
+        return stored!;
+      }),
+
+    putLease: (lease) => run('recording a trial lease', () => writeAtomic(leasePath(lease.id), JSON.stringify(lease))),
+
+    listLeases: (app, model) =>
+      run('reading trial leases', async () => {
+        const leases: TrialLease[] = [];
+        for (const name of await readdir(leasesDir)) {
+          if (!name.endsWith('.json')) continue;
+          let text: string;
+          try {
+            text = await readFile(join(leasesDir, name), 'utf8');
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted meanwhile
+            throw error;
+          }
+          let lease: TrialLease;
+          try {
+            lease = JSON.parse(text) as TrialLease;
+          } catch {
+            // Leases are written whole (temporary file + rename): this one is not ours.
+            await rm(join(leasesDir, name), { force: true });
+            continue;
+          }
+          if (lease.app === app && lease.model === model) leases.push(lease);
+        }
+        return leases;
+      }),
+
+    deleteLease: (id) => run('deleting a trial lease', () => rm(leasePath(id), { force: true })),
 
     stage: (app, release: ModelRelease) =>
       run('staging a release', () =>
@@ -305,6 +357,9 @@ export function fileSystemStore(options: FileSystemStoreOptions): ModelStore {
         // State writes cut short by a crash leave their temporary file next to state.json.
         for (const name of await readdir(root)) {
           if (name.startsWith('state.json.') && name.endsWith('.tmp')) await removeIfOlder(join(root, name), now - keepPartialMs);
+        }
+        for (const name of await readdir(leasesDir)) {
+          if (name.endsWith('.tmp')) await removeIfOlder(join(leasesDir, name), now - keepPartialMs);
         }
         const partialNames = new Set(await readdir(partialDir));
         for (const name of partialNames) {

@@ -1,7 +1,8 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import type { ModelRelease } from '@edgeloop/protocol';
 import { RuntimeError } from '../errors.js';
-import { KEEP_PARTIAL_MS, type AppState, type ModelPointers, type ModelStore, type StoredFile } from './model-store.js';
+import { activateRelease, normalizeHealth, type ModelHealthState, type ModelRecord } from '../health/health-state.js';
+import { KEEP_PARTIAL_MS, type AppState, type ModelPointers, type ModelStore, type StoredFile, type TrialLease } from './model-store.js';
 import { storageError } from './storage-error.js';
 
 /** The whole IndexedDB schema of the runtime. Add a version and an `oldVersion < N` step to change it. */
@@ -14,13 +15,15 @@ export interface EdgeloopDB extends DBSchema {
   chunks: { key: [string, number]; value: { sha256: string; offset: number; bytes: Blob | ArrayBuffer } };
   /** One record per file: progress, resume state, completeness, last use (for LRU eviction). */
   files: { key: string; value: StoredFile };
-  /** Per `app/model`: active, previous and staged release. */
-  models: { key: string; value: ModelPointers & { app: string; model: string; updatedAt: number } };
+  /** Per `app/model`: active, previous and staged release, and the health gate's state (absent before version 3: empty). */
+  models: { key: string; value: ModelPointers & { app: string; model: string; updatedAt: number; health?: ModelHealthState } };
   /** Per app: trust state and the last verified manifest. */
   apps: { key: string; value: AppState & { app: string } };
+  /** Runtimes holding a release on trial open (version 3), by lease id: one record each, so a page going away deletes its own with one request. */
+  leases: { key: string; value: TrialLease; indexes: { byModel: [string, string] } };
 }
 
-export const DB_VERSION = 2;
+export const DB_VERSION = 3;
 
 export interface IndexedDbStoreOptions {
   /** Database name; default `edgeloop`. */
@@ -30,6 +33,12 @@ export interface IndexedDbStoreOptions {
 const modelKey = (app: string, model: string) => `${app}/${model}`;
 const chunkRange = (sha256: string) => IDBKeyRange.bound([sha256, 0], [sha256, Number.MAX_SAFE_INTEGER]);
 const EMPTY: ModelPointers = { active: null, previous: null, staged: null };
+
+/** A stored `models` value as a full record (records from before version 3 have no health). */
+function recordOf(entry: (ModelPointers & { health?: ModelHealthState }) | undefined): ModelRecord {
+  if (!entry) return { ...EMPTY, health: normalizeHealth(undefined) };
+  return { active: entry.active, previous: entry.previous, staged: entry.staged, health: normalizeHealth(entry.health) };
+}
 
 /** The browser's model store: IndexedDB through idb. */
 export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore {
@@ -41,15 +50,22 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
     (dbPromise ??= openDB<EdgeloopDB>(options.name ?? 'edgeloop', DB_VERSION, {
       async upgrade(database, oldVersion, _newVersion, transaction) {
         if (oldVersion < 2) await upgradeToV2(database, oldVersion, transaction);
+        if (oldVersion < 3) database.createObjectStore('leases', { keyPath: 'id' }).createIndex('byModel', ['app', 'model']);
       },
       blocked() {
         // Another tab holds the old version open; it is asked to close (versionchange below).
       },
     }).then((database) => {
       // A newer version of the runtime in another tab needs the database: step aside.
-      database.addEventListener('versionchange', () => database.close());
+      database.addEventListener('versionchange', () => {
+        opened = undefined;
+        database.close();
+      });
+      opened = database;
       return database;
     }));
+  /** The database once open, for writes that must start synchronously (page hide). */
+  let opened: IDBPDatabase<EdgeloopDB> | undefined;
 
   async function run<T>(what: string, operation: (database: IDBPDatabase<EdgeloopDB>) => Promise<T>): Promise<T> {
     try {
@@ -146,10 +162,7 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
       }),
 
     getModel: (app, model) =>
-      run('reading model pointers', async (database) => {
-        const entry = await database.get('models', modelKey(app, model));
-        return entry ? { active: entry.active, previous: entry.previous, staged: entry.staged } : { ...EMPTY };
-      }),
+      run('reading model pointers', async (database) => recordOf(await database.get('models', modelKey(app, model)))),
 
     activate: (app, release) =>
       run('activating a release', async (database) => {
@@ -163,18 +176,42 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): ModelStore 
           }
         }
         const key = modelKey(app, release.model);
-        const current = (await tx.objectStore('models').get(key)) ?? { app, model: release.model, ...EMPTY, updatedAt: 0 };
-        const replacing = current.active !== null && current.active.releaseId !== release.releaseId;
-        await tx.objectStore('models').put({
-          app,
-          model: release.model,
-          active: release,
-          previous: replacing ? current.active : current.previous,
-          staged: current.staged?.releaseId === release.releaseId ? null : current.staged,
-          updatedAt: Date.now(),
-        }, key);
+        const record = recordOf(await tx.objectStore('models').get(key));
+        activateRelease(record, release, Date.now());
+        await tx.objectStore('models').put({ app, model: release.model, ...record, updatedAt: Date.now() }, key);
         await tx.done;
       }),
+
+    updateModel: (app, model, change, updateOptions = {}) =>
+      run('updating a model record', async (database) => {
+        const tx = database.transaction('models', 'readwrite', { durability: updateOptions.durability ?? 'strict' });
+        const key = modelKey(app, model);
+        const record = recordOf(await tx.store.get(key));
+        change(record);
+        await tx.store.put({ app, model, ...record, updatedAt: Date.now() }, key);
+        await tx.done;
+        return record;
+      }),
+
+    putLease: (lease) => run('recording a trial lease', async (database) => void (await database.put('leases', lease))),
+    listLeases: (app, model) => run('reading trial leases', (database) => database.getAllFromIndex('leases', 'byModel', [app, model])),
+    deleteLease: (id) => run('deleting a trial lease', async (database) => void (await database.delete('leases', id))),
+    deleteLeaseNow(id) {
+      if (!opened) return false;
+      try {
+        // Created, sent and committed now, in this task (nothing waits for a result): the write is in
+        // the browser's hands even if the page is gone a moment later.
+        const tx = opened.transaction('leases', 'readwrite');
+        tx.done.catch(() => undefined);
+        void tx.store.delete(id).catch(() => undefined);
+        tx.commit();
+        return true;
+      } catch (error) {
+        // The database is closing (another tab upgrades it): the lease is judged by liveness later.
+        if (error instanceof DOMException) return false;
+        throw error;
+      }
+    },
 
     stage: (app, release) =>
       run('staging a release', async (database) => {

@@ -9,6 +9,7 @@ import type { ModelRelease } from '@edgeloop/protocol';
 import { fileSystemStore } from './filesystem-store.js';
 import { indexedDbStore } from './indexeddb-store.js';
 import { KEEP_PARTIAL_MS, type ModelStore } from './model-store.js';
+import { commitTrial, countCrash, revertTrial } from '../health/health-state.js';
 
 const root = mkdtempSync(join(tmpdir(), 'edgeloop-store-'));
 let counter = 0;
@@ -85,6 +86,70 @@ describe.each(factories)('ModelStore contract ($kind)', ({ make }) => {
   });
 });
 
+describe.each(factories)('ModelStore trial state ($kind)', ({ make }) => {
+  const stored = async (store: ModelStore, digit: string) => {
+    const sha = digit.repeat(64);
+    await store.appendFile({ sha256: sha, length: 1, etag: null }, 0, Uint8Array.of(1), { complete: true });
+    return sha;
+  };
+
+  it('puts a replacing release on trial with the previous as its fallback; revert and deny are one step that survives a restart', async () => {
+    const open = make();
+    const store = open();
+    const five = release('5', await stored(store, '5'), 1);
+    const six = release('6', await stored(store, '6'), 1);
+    await store.activate('demo', five);
+    expect((await store.getModel('demo', 'vad')).health.trial).toBeNull(); // a first install has nothing to fall back to
+    await store.activate('demo', six);
+    const during = await store.getModel('demo', 'vad');
+    expect(during).toMatchObject({ active: { version: '6' }, previous: { version: '5' }, health: { trial: { releaseId: six.releaseId, version: '6' } } });
+    store.close();
+
+    const reopened = open();
+    const after = await reopened.updateModel('demo', 'vad', (record) => {
+      expect(revertTrial(record, six, 'golden_mismatch', "output 'y': cosine 0.2 < 0.99", 1000)).toBe('reverted');
+    });
+    expect(after).toMatchObject({ active: { version: '5' }, previous: null, health: { trial: null } });
+    const restarted = await open().getModel('demo', 'vad');
+    expect(restarted.active?.version).toBe('5');
+    expect(restarted.health.denied).toEqual([{ releaseId: six.releaseId, version: '6', reason: 'golden_mismatch', detail: "output 'y': cosine 0.2 < 0.99", at: 1000 }]);
+  });
+
+  it('commits a trial; a release replacing one on trial falls back to the last committed release', async () => {
+    const store = make()();
+    const [five, six, seven] = await Promise.all(['5', '6', '7'].map(async (v) => release(v, await stored(store, v), 1)));
+    await store.activate('demo', five!);
+    await store.activate('demo', six!);
+    await store.activate('demo', seven!); // six never proved itself
+    expect(await store.getModel('demo', 'vad')).toMatchObject({ active: { version: '7' }, previous: { version: '5' }, health: { trial: { version: '7' } } });
+    await store.updateModel('demo', 'vad', (record) => expect(commitTrial(record, seven!.releaseId)).toBe('committed'));
+    expect(await store.getModel('demo', 'vad')).toMatchObject({ active: { version: '7' }, previous: { version: '5' }, health: { trial: null } });
+    // Files of the fallback are kept while it is `previous`.
+    expect(await store.collect()).toMatchObject({ removedFiles: 1 });
+    expect(await store.getFile(five!.files[0]!.sha256)).toMatchObject({ complete: true });
+  });
+
+  it('applies concurrent changes from two store instances without losing one', async () => {
+    const open = make();
+    const [a, b] = [open(), open()];
+    await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).updateModel('demo', 'vad', (record) => void countCrash(record, 'vad@6', `lease-${i}`))));
+    expect((await open().getModel('demo', 'vad')).health.crashes['vad@6']).toHaveLength(12);
+  });
+
+  it('keeps trial leases per model until they are deleted', async () => {
+    const open = make();
+    const store = open();
+    await store.putLease({ id: 'L1', holder: 'h1', app: 'demo', model: 'vad', releaseId: 'vad@6', version: '6', at: 1 });
+    await store.putLease({ id: 'L2', holder: 'h1', app: 'demo', model: 'asr', releaseId: 'asr@2', version: '2', at: 2 });
+    store.close();
+    const reopened = open();
+    expect(await reopened.listLeases('demo', 'vad')).toEqual([{ id: 'L1', holder: 'h1', app: 'demo', model: 'vad', releaseId: 'vad@6', version: '6', at: 1 }]);
+    await reopened.deleteLease('L1');
+    expect(await reopened.listLeases('demo', 'vad')).toEqual([]);
+    expect(await reopened.listLeases('demo', 'asr')).toHaveLength(1);
+  });
+});
+
 describe.each(factories)('ModelStore start-up sweep ($kind)', ({ make }) => {
   afterEach(() => {
     vi.useRealTimers();
@@ -146,7 +211,34 @@ describe('ModelStore start-up sweep: bytes without a record', () => {
   });
 });
 
+describe('IndexedDB leases on page hide', () => {
+  it('deletes a lease with a request started synchronously once the database is open', async () => {
+    const store = indexedDbStore({ name: 'lease-now' });
+    expect(store.deleteLeaseNow!('L0')).toBe(false); // not open yet: nothing can start synchronously
+    await store.putLease({ id: 'L1', holder: 'h1', app: 'demo', model: 'vad', releaseId: 'vad@6', version: '6', at: 1 });
+    expect(store.deleteLeaseNow!('L1')).toBe(true);
+    await vi.waitFor(async () => expect(await store.listLeases('demo', 'vad')).toEqual([]));
+  });
+});
+
 describe('IndexedDB schema migration', () => {
+  it('carries version 2 records over to version 3 with an empty health state and a lease store', async () => {
+    const name = 'migration-v2';
+    const v2 = await openDB(name, 2, {
+      upgrade(db) {
+        db.createObjectStore('chunks', { keyPath: ['sha256', 'offset'] });
+        db.createObjectStore('files', { keyPath: 'sha256' });
+        db.createObjectStore('models');
+        db.createObjectStore('apps', { keyPath: 'app' });
+      },
+    });
+    await v2.put('models', { app: 'demo', model: 'vad', active: release('5.0.0', SHA_A, 3), previous: null, staged: null, updatedAt: 1 }, 'demo/vad');
+    v2.close();
+    const store = indexedDbStore({ name });
+    expect(await store.getModel('demo', 'vad')).toMatchObject({ active: { version: '5.0.0' }, health: { trial: null, denied: [], measurements: [] } });
+    expect(await store.listLeases('demo', 'vad')).toEqual([]);
+  });
+
   it('carries version 1 files and active releases over to version 2', async () => {
     const name = 'migration-v1';
     const v1 = await openDB(name, 1, {

@@ -1,5 +1,9 @@
 import type { ModelRelease, TrustState } from '@edgeloop/protocol';
+import type { ModelRecord } from '../health/health-state.js';
+import type { Liveness } from '../health/liveness.js';
 import type { InstallIdStorage } from '../rollout/install-id.js';
+
+export type { ModelRecord } from '../health/health-state.js';
 
 /** What the device remembers per app: whom it trusts and the last manifest it verified. */
 export interface AppState {
@@ -25,9 +29,25 @@ export interface StoredFile {
 /** Per model: the release that runs, the one before it (rollback target), and one downloaded for later. */
 export interface ModelPointers {
   active: ModelRelease | null;
+  /** While the active release is on trial: the release a revert goes back to. */
   previous: ModelRelease | null;
   /** Downloaded and verified, waiting for the app to activate it (e.g. on next load). */
   staged: ModelRelease | null;
+}
+
+/**
+ * A runtime that has a release open that is not yet proven (on trial, or about to be): held until
+ * it closes cleanly. A lease whose runtime is gone without closing it is a crash during the trial.
+ */
+export interface TrialLease {
+  id: string;
+  /** The runtime holding it: an id its liveness (Web Locks, or the process) vouches for while it runs. */
+  holder: string;
+  app: string;
+  model: string;
+  releaseId: string;
+  version: string;
+  at: number;
 }
 
 export interface CollectOptions {
@@ -90,9 +110,29 @@ export interface ModelStore {
   /** The bytes of a complete file, or null when they are missing (e.g. storage was wiped). */
   readFile(sha256: string): Promise<ArrayBuffer | null>;
 
-  getModel(app: string, model: string): Promise<ModelPointers>;
-  /** Makes `release` active and the previous active release `previous`, in one durable step. */
+  /** The model's pointers and health-gate state (empty for a model never stored). */
+  getModel(app: string, model: string): Promise<ModelRecord>;
+  /**
+   * Makes `release` active in one durable step. Replacing another release puts it on trial with
+   * the release to fall back to as `previous` (see health/health-state.ts `activateRelease`).
+   */
   activate(app: string, release: ModelRelease): Promise<void>;
+  /**
+   * Applies `change` (synchronous, no I/O) to the model's record — pointers and health together —
+   * in one atomic step that no other writer, in this runtime or another tab or process, interleaves
+   * with; strict durability unless `relaxed`. Resolves with the record as stored.
+   */
+  updateModel(app: string, model: string, change: (record: ModelRecord) => void, options?: { durability?: 'strict' | 'relaxed' }): Promise<ModelRecord>;
+  putLease(lease: TrialLease): Promise<void>;
+  listLeases(app: string, model: string): Promise<TrialLease[]>;
+  deleteLease(id: string): Promise<void>;
+  /**
+   * Starts deleting a lease synchronously, without awaiting anything (page hide: a write that first
+   * waits for a read does not finish once the page is gone). False when it could not start.
+   */
+  deleteLeaseNow?(id: string): boolean;
+  /** Tells whether the runtime that holds a lease is still alive (the filesystem store: by process id). */
+  readonly liveness?: Liveness;
   /** Records a verified release to activate later. */
   stage(app: string, release: ModelRelease): Promise<void>;
 

@@ -119,6 +119,19 @@ describe('TelemetryCollector', () => {
     expect(server.reports()[0]!.period).toBe(Math.floor((clock - DAY) / 3_600_000));
   });
 
+  it('keeps inferences counted before the first assignment is stored, when the clock ticks in between', async () => {
+    const server = fakeServer();
+    const storage = memoryTelemetryStorage();
+    // Every clock read is 1 ms later: the tab starts its period before storage learns of it.
+    const c = collector(server.fetchImpl, { storage, settings: { now: () => clock++ } });
+    c.loaded(model, { cohort: { rollout: 'ro_0123456789ab', arm: 'candidate', step: 0 } });
+    for (let i = 0; i < 7; i++) c.observe('vad', '5.0.0', 'wasm', 2);
+    expect(await c.flush()).toEqual({ sent: 0 });
+    expect((await c.pending()).entries).toEqual([expect.objectContaining({ state: 'recording', inferences: 7 })]);
+    clock += DAY;
+    expect(await c.flush()).toEqual({ sent: 1 });
+  });
+
   it('reports no cohort for a device outside the rollout audience', async () => {
     const server = fakeServer();
     const c = collector(server.fetchImpl);

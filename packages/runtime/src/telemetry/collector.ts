@@ -262,7 +262,9 @@ export class TelemetryCollector {
   #assign(model: string, assignment: string): void {
     const now = this.#o.now();
     const periodMs = this.#config()?.periodMs ?? DEFAULT_PERIOD_MS;
-    this.#transact((state) => assignModel(state, model, assignment, now, periodMs)).then(
+    // Inferences may be counted before this transaction runs, in the period this tab started.
+    const counting = this.#live.anchor ?? now;
+    this.#transact((state) => assignModel(state, model, assignment, now, periodMs, counting)).then(
       ({ restarted, anchor }) => {
         if (restarted) this.#live.restart(anchor);
         else this.#live.setAnchor(anchor);

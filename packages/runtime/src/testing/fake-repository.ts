@@ -106,15 +106,15 @@ export class FakeRepository {
     return this.publishFiles(model, version, [{ role: 'model', bytes }]);
   }
 
-  /** Adds a release with several files (e.g. a model and its weights). */
-  publishFiles(model: string, version: string, files: Array<{ role: 'model' | 'weights'; bytes: Uint8Array }>): ModelRelease {
+  /** Adds a release with several files (e.g. a model and its weights, or golden files), and optionally a health policy. */
+  publishFiles(model: string, version: string, files: Array<{ role: 'model' | 'weights' | 'golden'; bytes: Uint8Array }>, extra: Pick<ModelRelease, 'health'> = {}): ModelRelease {
     const entries = files.map(({ role, bytes }) => {
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       const path = `v1/artifacts/sha256/${sha256}`;
       this.files.set(`/${path}`, bytes);
       return { role, sha256, length: bytes.byteLength, url: path };
     });
-    const release: ModelRelease = { model, version, releaseId: `${model}@${version}#${entries[0]!.sha256.slice(0, 8)}`, format: 'onnx', files: entries };
+    const release: ModelRelease = { model, version, releaseId: `${model}@${version}#${entries.map((e) => e.sha256.slice(0, 8)).join('+')}`, format: 'onnx', files: entries, ...extra };
     this.bump({ models: { ...this.manifest.models, [model]: release } });
     return release;
   }

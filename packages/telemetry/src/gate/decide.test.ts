@@ -3,7 +3,7 @@ import { defaultTelemetryConfig } from '../config/telemetry-config.js';
 import { seededRng } from '../random/rng.js';
 import type { ReportCohort } from '../record/entry-accumulator.js';
 import { simulateArm } from '../testing/arms.js';
-import { decide, type GateInput } from './decide.js';
+import { decide, floorHoldback, type GateInput } from './decide.js';
 import { parseGatePolicy } from './gate-policy.js';
 
 const config = defaultTelemetryConfig('tc_1', { latency: { m: { wasm: { latencyP50: { center: 27, halfRange: 8 }, latencyP95: { center: 27, halfRange: 8 } }, webgpu: { latencyP50: { center: 19, halfRange: 8 }, latencyP95: { center: 19, halfRange: 8 } } } } });
@@ -70,6 +70,22 @@ describe('decide (rollout gate)', () => {
     const tiny = input(arm(60, 11, candidateCohort), arm(6000, 12), { step: small, stepReports: { candidate: 60, control: 6000 } });
     expect(decide({ ...tiny, now: 10 * HOUR })).toMatchObject({ outcome: 'hold', rule: 'inconclusive' });
     expect(decide({ ...tiny, now: 49 * HOUR })).toMatchObject({ outcome: 'pause', rule: 'max_duration' });
+  });
+
+  it('does not take reports the floor still holds back for a sample-ratio mismatch, and still pauses on a gap no holdback explains', () => {
+    // A 1 % step, a few hours into its reports: the candidate's two cells have released 20 reports,
+    // up to 2 × 2 × 19 more may wait below the floor; the control (hourly releases) sent 6,000.
+    const early = { index: 0, percentage: 1, startedAt: 0, closedWindows: 4 };
+    const released = input(arm(20, 13, candidateCohort), arm(6000, 14), { step: early, stepReports: { candidate: 20, control: 6000 } });
+    expect(decide(released)).toMatchObject({ outcome: 'pause', rule: 'sample_ratio' }); // blind to the floor: a false alarm
+    const holdback = floorHoldback(20, released);
+    expect(holdback).toEqual({ candidate: 76, control: 38 });
+    const fair = decide({ ...released, stepReports: { candidate: 20, control: 6000, withheld: holdback } });
+    expect(fair.rule).not.toBe('sample_ratio');
+    expect(fair.sampleRatio).toMatchObject({ mismatch: false, observedShare: 20 / 6020 });
+    // 20 reports of 60,000: even with everything held back the share stays far below 1 %.
+    const missing = decide({ ...released, stepReports: { candidate: 20, control: 60_000, withheld: holdback } });
+    expect(missing).toMatchObject({ outcome: 'pause', rule: 'sample_ratio' });
   });
 });
 

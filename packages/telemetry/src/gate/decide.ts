@@ -71,8 +71,12 @@ export interface GateInput {
   /** Per backend, the arms' released cells merged over the rollout so far (all steps). */
   candidate: ArmCells;
   control: ArmCells;
-  /** The reports of the current step only, per arm, for the sample-ratio check. */
-  stepReports: { candidate: number; control: number };
+  /**
+   * The reports of the current step only, per arm, for the sample-ratio check; `withheld`: at most
+   * how many more of the step's reports per arm the floor may still hold back unreleased (see
+   * {@link floorHoldback}). The check pauses only when no such holdback explains the gap.
+   */
+  stepReports: { candidate: number; control: number; withheld?: { candidate: number; control: number } };
   step: { index: number; percentage: number; startedAt: number; closedWindows: number };
   now: number;
   /** The reference profile both arms share, for `output:` metrics (null: those are skipped). */
@@ -214,17 +218,40 @@ function severity(c: Comparison): number {
 function checkSampleRatio(input: GateInput): SampleRatio {
   const { step, policy } = input;
   const expectedShare = step.percentage / 100;
-  const { candidate, control } = input.stepReports;
-  const n = candidate + control;
+  const { candidate, control, withheld } = input.stepReports;
   if (candidate < policy.minReportsPerArm || control < policy.minReportsPerArm || expectedShare <= 0 || expectedShare >= 1) {
     return { step: step.index, expectedShare, mismatch: false };
   }
+  const observedShare = candidate / (candidate + control);
+  // Cells below the floor are carried forward unreleased, so the released counts may lack up to
+  // `withheld` reports per arm (a small arm's cells fill more slowly: its share looks low early on).
+  // Test the completion of the counts that lies closest to the expected share.
+  const wc = withheld?.candidate ?? 0;
+  const wk = withheld?.control ?? 0;
+  const lowest = candidate / (candidate + control + wk);
+  const highest = (candidate + wc) / (candidate + wc + control);
+  if (expectedShare >= lowest && expectedShare <= highest) {
+    return { step: step.index, expectedShare, candidateReports: candidate, controlReports: control, observedShare, pValue: 1, mismatch: false };
+  }
+  const n = expectedShare < lowest ? candidate + control + wk : candidate + wc + control;
+  const closest = expectedShare < lowest ? lowest : highest;
   // Looked at after every window, so the test must stay valid under peeking: the always-valid
   // (normal-mixture) p-value of "the candidate's share is the step's percentage", with a mixture
   // scale of a quarter of the expected share (a mismatch worth pausing for is about that large).
-  const observedShare = candidate / n;
-  const pValue = alwaysValidPValue(observedShare, (expectedShare * (1 - expectedShare)) / n, expectedShare / 4, expectedShare);
+  const pValue = alwaysValidPValue(closest, (expectedShare * (1 - expectedShare)) / n, expectedShare / 4, expectedShare);
   return { step: step.index, expectedShare, candidateReports: candidate, controlReports: control, observedShare, pValue, mismatch: pValue < policy.sampleRatioAlpha };
+}
+
+/**
+ * At most how many of each arm's reports the release floor can be holding back: every cell (backend ×
+ * version) carries fewer than `floor` reports forward until it reaches the floor. The backends are
+ * those either arm has released so far; the candidate arm runs two versions (devices that reverted
+ * report the old one under their assigned arm), the control one.
+ */
+export function floorHoldback(floor: number, arms: { candidate: ArmCells; control: ArmCells }): { candidate: number; control: number } {
+  const backends = new Set([...arms.candidate.keys(), ...arms.control.keys()]).size;
+  const perCell = Math.max(0, floor - 1) * Math.max(1, backends);
+  return { candidate: 2 * perCell, control: perCell };
 }
 
 function display(metric: GateMetric, mean: number): number {

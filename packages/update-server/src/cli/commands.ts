@@ -1,7 +1,12 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { goldenSignatureProblems, healthPolicySchema, parseGolden, ProtocolError, type HealthPolicy } from '@edgeloop/protocol';
+import { z } from 'zod';
+import { inspectOnnx } from '../registry/onnx.js';
 import { adminClient, CliError, EXIT } from './client.js';
+import { describeDecision, noDecision, type DecisionView } from './gate-decision.js';
 
 export interface Io {
   out: (line: string) => void;
@@ -62,12 +67,52 @@ export async function tokenCommand(sub: string | undefined, positionals: string[
   throw new CliError('usage: edgeloop token create|list|revoke|bootstrap --app APP', EXIT.usage);
 }
 
+/** `--health JSON`: the policy, checked here so a typo fails before anything is uploaded. */
+function parseHealthFlag(text: string): HealthPolicy {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new CliError(`--health must be JSON such as '{"inferences":100,"p95Ratio":2,"golden":{"maxAbs":0.001}}'; got ${text}`, EXIT.usage);
+  }
+  const parsed = z.strictObject(healthPolicySchema.shape).safeParse(json);
+  if (!parsed.success) throw new CliError(`--health: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, EXIT.usage);
+  return parsed.data;
+}
+
+/**
+ * `--golden DIR`: every `*.json` in DIR, read and checked before anything is uploaded (and against
+ * the model's signature when the model is ONNX), so a bad golden file publishes nothing.
+ */
+async function readGoldenDir(dir: string, modelFile: string, format: string): Promise<Array<{ name: string; bytes: Uint8Array }>> {
+  const names = (await readdir(dir).catch(() => null))?.filter((name) => name.endsWith('.json')).sort();
+  if (!names) throw new CliError(`--golden: no directory at ${dir}`, EXIT.usage);
+  if (names.length === 0) throw new CliError(`--golden: ${dir} holds no *.json golden files (write them with "edgeloop gate --golden N")`, EXIT.usage);
+  const signature = format === 'onnx' ? inspectOnnx(new Uint8Array(await readFile(modelFile))).signature : null;
+  const files = [];
+  for (const name of names) {
+    const bytes = new Uint8Array(await readFile(join(dir, name)));
+    try {
+      const parsed = parseGolden(bytes);
+      const problems = signature ? goldenSignatureProblems(parsed, signature) : [];
+      if (problems.length > 0) throw new CliError(`${join(dir, name)} does not fit the model's signature: ${problems.join('; ')}`, EXIT.usage);
+    } catch (error) {
+      if (error instanceof ProtocolError) throw new CliError(`${join(dir, name)}: ${error.message}`, EXIT.usage);
+      throw error;
+    }
+    files.push({ name, bytes });
+  }
+  return files;
+}
+
 export async function publishCommand(positionals: string[], flags: Flags, io: Io): Promise<number> {
   const file = positionals[0];
-  if (!file) throw new CliError('usage: edgeloop publish FILE --app APP --model MODEL --version LABEL', EXIT.usage);
+  if (!file) throw new CliError('usage: edgeloop publish FILE --app APP --model MODEL --version LABEL [--golden DIR] [--health JSON]', EXIT.usage);
   const [app, model, version] = [need(flags, 'app'), need(flags, 'model'), need(flags, 'version')];
   const size = (await stat(file).catch(() => null))?.size;
   if (size === undefined) throw new CliError(`no file at ${file}`, EXIT.usage);
+  const health = typeof flags.health === 'string' ? parseHealthFlag(flags.health) : undefined;
+  const golden = typeof flags.golden === 'string' ? await readGoldenDir(flags.golden, file, (flags.format as string | undefined) ?? 'onnx') : [];
   const query = new URLSearchParams();
   for (const name of ['notes', 'channel', 'backend', 'precision', 'format']) if (typeof flags[name] === 'string') query.set(name, flags[name] as string);
   const variant = flags.variant as string | undefined;
@@ -77,8 +122,30 @@ export async function publishCommand(positionals: string[], flags: Flags, io: Io
   const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
   const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) };
   if (typeof flags['idempotency-key'] === 'string') headers['Idempotency-Key'] = flags['idempotency-key'];
-  const record = await client(flags, io)<{ version: string; seq: number; sha256: string; size: number }>('POST', `${path}?${query}`, { body, headers });
+  const api = client(flags, io);
+  const record = await api<{ version: string; seq: number; sha256: string; size: number }>('POST', `${path}?${query}`, { body, headers });
   io.out(`published ${app}/${model}@${record.version} (seq ${record.seq}${variant ? `, variant ${variant}` : ''}): ${size} bytes`);
+  for (const { name, bytes } of golden) {
+    await api('POST', `apps/${app}/models/${model}/versions/${version}/variants/${variant ?? 'default'}/files/golden`, {
+      body: bytes,
+      headers: { 'Content-Type': 'application/octet-stream' },
+    });
+    io.out(`added golden file ${name} (${bytes.byteLength} bytes)`);
+  }
+  if (health) {
+    await api('PUT', `apps/${app}/models/${model}/versions/${version}/health`, { json: health });
+    io.out(`set the health policy of ${model}@${version}: ${JSON.stringify(health)}`);
+  }
+  return EXIT.ok;
+}
+
+/** `edgeloop health --app A --model M --version V [JSON]`: sets the version's health policy (`{}`: the defaults) or shows it. */
+export async function healthCommand(flags: Flags, io: Io, policy: string | undefined): Promise<number> {
+  const [app, model, version] = [need(flags, 'app'), need(flags, 'model'), need(flags, 'version')];
+  const api = client(flags, io);
+  const path = `apps/${app}/models/${model}/versions/${version}`;
+  const record = policy === undefined ? await api<{ health: HealthPolicy | null }>('GET', path) : await api<{ health: HealthPolicy | null }>('PUT', `${path}/health`, { json: parseHealthFlag(policy) });
+  io.out(`${model}@${version} health policy: ${record.health === null ? 'the defaults (inferences 50, p95Ratio 1.5, errorRateDelta 0.02, golden cosine ≥ 0.99)' : JSON.stringify(record.health)}`);
   return EXIT.ok;
 }
 
@@ -93,6 +160,22 @@ interface RolloutView {
   stepIndex: number;
   steps: Array<{ percentage: number }>;
   nextStepAt: string | null;
+  /** The gate policy; null when the rollout has no gate. */
+  gate: Record<string, unknown> | null;
+}
+
+/** `--gate off` (no gate), `--gate '{"alpha":0.01}'` (a policy; the server validates it), or absent (the default policy). */
+function parseGateFlag(value: string | undefined): Record<string, unknown> | false | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'off') return false;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new CliError(`--gate must be "off" or a JSON gate policy such as '{"alpha":0.01,"minHoldWindows":2}', got ${value}`, EXIT.usage);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new CliError('--gate must be a JSON object (a gate policy; docs/rollouts.md#the-rollout-gate) or "off"', EXIT.usage);
+  return parsed as Record<string, unknown>;
 }
 
 const describe = (r: RolloutView) =>
@@ -104,13 +187,18 @@ export async function rolloutCommand(sub: string | undefined, positionals: strin
   if (sub === 'start') {
     const steps = need(flags, 'steps').split(',').map(Number);
     if (steps.some((p) => !Number.isFinite(p))) throw new CliError('--steps must be percentages, e.g. 1,5,25,50,100', EXIT.usage);
+    const gate = parseGateFlag(flags.gate as string | undefined);
     const hold = flags.hold === undefined ? undefined : Number(flags.hold);
+    if (hold !== undefined && gate !== false) {
+      throw new CliError('--hold paces rollouts without a gate: add --gate off, or let the gate promote each step (its policy\'s minHoldWindows sets the least hold)', EXIT.usage);
+    }
     const rollout = await api<RolloutView>('POST', `apps/${app}/rollouts`, {
       json: {
         model: need(flags, 'model'),
         toVersion: need(flags, 'to'),
         channel: (flags.channel as string | undefined) ?? 'stable',
         steps: steps.map((percentage) => ({ percentage, ...(hold !== undefined && { holdMinutes: hold }) })),
+        ...(gate !== undefined && { gate }),
       },
     });
     io.out(`started ${describe(rollout)}`);
@@ -120,7 +208,11 @@ export async function rolloutCommand(sub: string | undefined, positionals: strin
     const id = positionals[0];
     const rollouts = id ? [await api<RolloutView>('GET', `apps/${app}/rollouts/${encodeURIComponent(id)}`)] : (await api<{ rollouts: RolloutView[] }>('GET', `apps/${app}/rollouts`)).rollouts;
     if (rollouts.length === 0) io.out(`app ${app} has no rollouts`);
-    for (const r of rollouts) io.out(describe(r));
+    for (const r of rollouts) {
+      io.out(describe(r));
+      const { decisions } = await api<{ decisions: DecisionView[] }>('GET', `apps/${app}/rollouts/${encodeURIComponent(r.id)}/decisions?limit=1`);
+      for (const line of decisions[0] ? describeDecision(decisions[0]) : [noDecision(r.gate !== null)]) io.out(line);
+    }
     return EXIT.ok;
   }
   if (sub === 'advance' || sub === 'pause' || sub === 'resume' || sub === 'abort' || sub === 'rollback') {

@@ -8,13 +8,17 @@ import { startServer } from '../server.js';
 import { ServerError } from '../errors.js';
 import { blobStoreFromFlags } from './blob-store-flags.js';
 import { CliError, EXIT, exitFor } from './client.js';
-import { publishCommand, rolloutCommand, tokenCommand, type Io } from './commands.js';
+import { healthCommand, publishCommand, rolloutCommand, tokenCommand, type Io } from './commands.js';
 
 export const USAGE = `usage: edgeloop <command> [options]
 
   serve [--data-dir DIR] [--host HOST] [--port PORT] [--no-seed] [--database-url URL] [--drain-timeout SECONDS]
-        [--telemetry-demo --min-reports N]   a local demo: telemetry shown from N < 20 reports (loopback only)
+        [--telemetry-period SECONDS]          the accounting period devices report per (default 86400: one day)
+        [--telemetry-demo --min-reports N --telemetry-window SECONDS]
+                                              a local demo (loopback only): telemetry shown from N < 20 reports,
+                                              released per window of SECONDS (≥ 60, dividing an hour) instead of per hour
         [--blob-store fs|postgres|s3://BUCKET/PREFIX] [--blob-cache-max-bytes SIZE]
+        [--admin-cors-origins ORIGIN[,ORIGIN…]]   pages on these origins may call the admin API (e.g. a console)
   token bootstrap --app APP [--data-dir DIR | --database-url URL]   first admin token, straight in the database
   token create --app APP --scopes read,publish,rollout,admin [--name N] [--expires-in-days D]
   token list --app APP
@@ -24,13 +28,16 @@ export const USAGE = `usage: edgeloop <command> [options]
   keys create --app APP [--data-dir DIR]          give APP its own signing key, handed over by the server key
   publish FILE --app APP --model MODEL --version LABEL [--variant V --role model|weights]
                [--backend B] [--precision P] [--notes TEXT] [--channel C] [--idempotency-key K]
-  rollout start --app APP --model MODEL --to LABEL --steps 1,5,25,50,100 [--hold MINUTES] [--channel C]
+               [--golden DIR]    every *.json golden file in DIR, checked against the model first
+               [--health JSON]   e.g. '{"inferences":100,"p95Ratio":2,"golden":{"maxAbs":0.001}}'
+  health --app APP --model MODEL --version LABEL [JSON]   show or set a version's health policy ('{}': defaults)
+  rollout start --app APP --model MODEL --to LABEL --steps 1,5,25,50,100 [--gate JSON | --gate off --hold MINUTES] [--channel C]
   rollout advance|pause|resume|abort|rollback --app APP ROLLOUT_ID
-  rollout status --app APP [ROLLOUT_ID]
+  rollout status --app APP [ROLLOUT_ID]    with the gate's latest decision in words
 
 API commands take --server URL (env EDGELOOP_SERVER, default http://127.0.0.1:8787/) and
 --token TOKEN (env EDGELOOP_TOKEN). Environment: EDGELOOP_DATA_DIR, DATABASE_URL, HOST, PORT, EDGELOOP_DRAIN_TIMEOUT,
-EDGELOOP_BLOB_STORE, EDGELOOP_BLOB_CACHE_MAX_BYTES (S3: the AWS SDK's AWS_* variables).
+EDGELOOP_BLOB_STORE, EDGELOOP_BLOB_CACHE_MAX_BYTES, EDGELOOP_ADMIN_CORS_ORIGINS (S3: the AWS SDK's AWS_* variables).
 serve stops on SIGTERM or SIGINT: it stops accepting, lets requests in flight finish (default 25 s), then exits 0;
 a second signal exits at once (1).
 Exit codes: 0 ok, 1 failed, 2 usage or invalid input, 3 not authorised, 4 not found, 5 conflict, 6 upload refused.`;
@@ -45,7 +52,10 @@ const OPTIONS = {
   'no-seed': { type: 'boolean' },
   'telemetry-demo': { type: 'boolean' },
   'min-reports': { type: 'string' },
+  'telemetry-period': { type: 'string' },
+  'telemetry-window': { type: 'string' },
   'drain-timeout': { type: 'string' },
+  'admin-cors-origins': { type: 'string' },
   server: { type: 'string' },
   token: { type: 'string' },
   app: { type: 'string' },
@@ -65,6 +75,9 @@ const OPTIONS = {
   to: { type: 'string' },
   steps: { type: 'string' },
   hold: { type: 'string' },
+  gate: { type: 'string' },
+  golden: { type: 'string' },
+  health: { type: 'string' },
 } as const;
 
 /**
@@ -90,6 +103,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   if (command === 'token') return tokenCommand(sub, rest, flags, io);
   if (command === 'publish') return publishCommand(sub === undefined ? [] : [sub, ...rest], flags, io);
   if (command === 'rollout') return rolloutCommand(sub, rest, flags, io);
+  if (command === 'health') return healthCommand(flags, io, sub);
   throw new CliError(command === undefined ? USAGE : `unknown command "${command}"\n${USAGE}`, EXIT.usage);
 }
 
@@ -146,6 +160,15 @@ async function keysCommand(sub: string | undefined, flags: Record<string, unknow
   throw new CliError('usage: edgeloop keys show|rotate|create [--app APP] [--data-dir DIR]', EXIT.usage);
 }
 
+/** A whole number of seconds ≥ 1 from `--name`, or undefined when the flag is absent. */
+function seconds(flags: Record<string, unknown>, name: string): number | undefined {
+  const text = flags[name] as string | undefined;
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new CliError(`--${name} must be a whole number of seconds ≥ 1, got "${text}"`, EXIT.usage);
+  return value;
+}
+
 async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
   const portText = (flags.port as string | undefined) ?? io.env.PORT ?? '8787';
   const port = Number(portText);
@@ -154,7 +177,13 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
   const minText = flags['min-reports'] as string | undefined;
   const minReports = minText === undefined ? undefined : Number(minText);
   if (minReports !== undefined && (!Number.isInteger(minReports) || minReports < 1)) throw new CliError(`--min-reports must be an integer ≥ 1, got "${minText}"`, EXIT.usage);
+  const periodSeconds = seconds(flags, 'telemetry-period');
+  const windowSeconds = seconds(flags, 'telemetry-window');
   const blobStore = blobStoreFromFlags(flags, io.env, databaseUrl);
+  const adminOrigins = ((flags['admin-cors-origins'] as string | undefined) ?? io.env.EDGELOOP_ADMIN_CORS_ORIGINS)?.split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of adminOrigins ?? []) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) throw new CliError(`--admin-cors-origins takes origins like http://127.0.0.1:5173 (scheme, host and port, no path), got "${origin}"`, EXIT.usage);
+  }
   const drainText = (flags['drain-timeout'] as string | undefined) ?? io.env.EDGELOOP_DRAIN_TIMEOUT ?? '25';
   const drainSeconds = Number(drainText);
   if (!Number.isFinite(drainSeconds) || drainSeconds < 0) throw new CliError(`--drain-timeout must be a number of seconds ≥ 0, got "${drainText}"`, EXIT.usage);
@@ -164,8 +193,14 @@ async function serve(flags: Record<string, unknown>, io: Io): Promise<number> {
     host: (flags.host as string | undefined) ?? io.env.HOST ?? '127.0.0.1',
     port,
     seed: flags['no-seed'] !== true,
-    telemetry: { ...(minReports !== undefined && { minReports }), ...(flags['telemetry-demo'] === true && { demo: true }) },
+    telemetry: {
+      ...(minReports !== undefined && { minReports }),
+      ...(flags['telemetry-demo'] === true && { demo: true }),
+      ...(windowSeconds !== undefined && { windowMs: windowSeconds * 1000 }),
+      ...(periodSeconds !== undefined && { config: { periodMs: periodSeconds * 1000 } }),
+    },
     ...(databaseUrl && { databaseUrl }),
+    ...(adminOrigins !== undefined && adminOrigins.length > 0 && { adminCorsOrigins: adminOrigins }),
     blobStore,
     // A PKCS#8 PEM Ed25519 key from the environment overrides the one kept in the data directory.
     ...(io.env.EDGELOOP_SIGNING_KEY !== undefined && { signingKeyPem: io.env.EDGELOOP_SIGNING_KEY }),

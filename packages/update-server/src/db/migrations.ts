@@ -5,6 +5,7 @@ import { gateMigration } from './migration-gate.js';
 import { registryMigration } from './migration-registry.js';
 import { telemetryMigration } from './migration-telemetry.js';
 import { releasesMigration } from './migration-releases.js';
+import { healthMigration } from './migration-health.js';
 
 /** `statements` is for SQL that holds `;` inside (function bodies): given pre-split, run as listed. */
 export interface Migration {
@@ -83,6 +84,7 @@ export const migrations: ReadonlyArray<Migration> = [
   gateMigration,
   auditTruncateMigration,
   blobStoreMigration,
+  healthMigration,
 ];
 
 export async function migrate(database: Database): Promise<void> {

@@ -1,4 +1,4 @@
-import type { ModelFormat, ModelSignature } from '@edgeloop/protocol';
+import type { HealthPolicy, ModelFormat, ModelSignature } from '@edgeloop/protocol';
 import type { Sql } from '../db/database.js';
 import { toRecord, type ModelVersionRecord, type VersionRow } from './registry.js';
 import { ServerError } from '../errors.js';
@@ -22,12 +22,15 @@ export interface VariantRecord {
 export interface VersionDetails extends ModelVersionRecord {
   notes: string;
   publisher: string;
+  /** The health policy devices apply to this version's releases; null: the defaults. */
+  health: HealthPolicy | null;
   variants: VariantRecord[];
 }
 
 interface Row extends VersionRow {
   notes: string;
   publisher: string;
+  health: HealthPolicy | null;
 }
 
 interface FileRow {
@@ -52,7 +55,7 @@ export async function describeVersions(sql: Sql, app: string, model: string, ver
     `select v.version, v.variant, v.format, v.backend, v.precision, f.role, f.sha256, f.size, f.signature
      from variants v left join variant_files f using (app, model, version, variant)
      where v.app = $1 and v.model = $2 and ($3::text is null or v.version = $3)
-     order by v.variant, f.role`,
+     order by v.variant, f.role, f.sha256`,
     [app, model, version ?? null],
   );
   return rows.map((row) => {
@@ -65,7 +68,7 @@ export async function describeVersions(sql: Sql, app: string, model: string, ver
       }
       if (f.role !== null) v.files.push({ role: f.role, sha256: f.sha256!, size: Number(f.size), signature: f.signature });
     }
-    return { ...toRecord(row), notes: row.notes, publisher: row.publisher, variants: [...variants.values()] };
+    return { ...toRecord(row), notes: row.notes, publisher: row.publisher, health: row.health ?? null, variants: [...variants.values()] };
   });
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { deviceRoutes, type Condition, type ManifestFile, type ModelRelease, type ReleaseVariant, type VariantRule } from '@edgeloop/protocol';
 import type { Sql } from '../db/database.js';
 import { profileRef, resolveProfiles, versionKey, type ResolvedProfile } from '../profiles/profile-store.js';
@@ -39,11 +40,17 @@ function filesOf(variant: VariantRecord): ManifestFile[] {
     }));
 }
 
-/** The default variant keeps the release id format devices cached before variants existed. */
+/**
+ * The default variant keeps the release id format devices cached before variants existed. Golden
+ * files are part of the file set a release id names: adding them makes a new release (devices run
+ * its golden checks in a trial), and a release without them keeps the id it always had.
+ */
 function releaseIdOf(model: string, version: string, variant: VariantRecord): string {
   const main = variant.files.find((file) => file.role === 'model') ?? variant.files[0]!;
   const name = variant.variant === 'default' ? '' : `:${variant.variant}`;
-  return `${model}@${version}${name}#${main.sha256.slice(0, 16)}`;
+  const golden = variant.files.filter((file) => file.role === 'golden').map((file) => file.sha256).sort();
+  const goldenTag = golden.length === 0 ? '' : `+g${createHash('sha256').update(golden.join(',')).digest('hex').slice(0, 12)}`;
+  return `${model}@${version}${name}#${main.sha256.slice(0, 16)}${goldenTag}`;
 }
 
 async function releaseOf(sql: Sql, app: string, model: string, version: string, profiles: ReadonlyMap<string, ResolvedProfile>) {
@@ -77,6 +84,8 @@ async function releaseOf(sql: Sql, app: string, model: string, version: string, 
     ...(variants.length > 0 && { variants }),
     // The profile this version records drift summaries against, bound to the release by the signature.
     ...(profile !== undefined && { profile: profileRef(profile) }),
+    // When devices commit this version after trying it; absent: the protocol's defaults.
+    ...(details.health !== null && { health: details.health }),
   };
 }
 

@@ -4,6 +4,7 @@ import type { BlobStore, StagedBlob } from '../blobs/blob-store.js';
 import type { Database, Sql } from '../db/database.js';
 import { ServerError } from '../errors.js';
 import { bumpManifest } from './changes.js';
+import { checkGoldenSlot, checkGoldenUpload } from './golden.js';
 import { inspectOnnx } from './onnx.js';
 import { checkTfjsWeights, inspectTfjs, type TfjsInfo } from './tfjs.js';
 import type { FileRole } from './upload-options.js';
@@ -72,9 +73,11 @@ export async function uploadFile(deps: Deps, input: UploadInput): Promise<Upload
     const tfjs = role === 'model' && input.format !== 'onnx' ? inspectTfjs(await staged.bytes(), input.format) : null;
     const signature = role !== 'model' ? null : tfjs ? tfjs.signature : inspectOnnx(await staged.bytes()).signature;
     await checkWeightsSize(deps, input, variant, role, staged, tfjs);
+    if (role === 'golden') await checkGoldenUpload(deps.db, { ...input, variant }, staged);
     await staged.commit();
     const body = await deps.db.transaction(async (tx) => {
       await checkTarget(tx, input, variant, role, isNewVersion, true);
+      if (role === 'golden') await checkGoldenSlot(tx, { ...input, variant }, staged.sha256);
       await record(tx, input, staged, { variant, role, signature, isNewVersion });
       const response = await deps.describe(tx, input.app, input.model, input.version);
       if (input.idempotencyKey) {
@@ -161,6 +164,8 @@ async function checkTarget(db: Sql, input: UploadInput, variant: string, role: F
   if (version.length === 0) {
     throw new ServerError('not_found', `model "${input.app}/${input.model}" has no version "${input.version}"; publish the version first`);
   }
+  // A variant holds several golden files, told apart by their bytes (checked once they are staged).
+  if (role === 'golden') return;
   const file = await db.query('select 1 from variant_files where app = $1 and model = $2 and version = $3 and variant = $4 and role = $5', [
     input.app,
     input.model,

@@ -1,9 +1,10 @@
-import type { ModelFormat, ModelRelease, ModelSignature } from '@edgeloop/protocol';
+import type { HealthPolicy, ModelFormat, ModelRelease, ModelSignature } from '@edgeloop/protocol';
+import { recordAudit } from '../audit/audit-log.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { Database } from '../db/database.js';
 import { ServerError } from '../errors.js';
 import { bumpManifest } from './changes.js';
-import { describeVersion } from './describe.js';
+import { describeVersion, type VersionDetails } from './describe.js';
 import { manifestModels } from './manifest-models.js';
 import { uploadFile, type UploadInput, type UploadResult } from './publish.js';
 
@@ -78,6 +79,23 @@ export class Registry {
     );
     if (!result.replayed) this.#onChange(input.app);
     return result;
+  }
+
+  /**
+   * Sets the health policy devices apply to `version`'s releases (null: the protocol's defaults),
+   * with its audit entry; the manifest changes with it wherever the version is served.
+   */
+  async setHealth(app: string, model: string, version: string, policy: HealthPolicy | null, who: { actor: string; requestId?: string | null }): Promise<VersionDetails> {
+    const details = await this.#db.transaction(async (tx) => {
+      const [row] = await tx.query<{ health: HealthPolicy | null }>('select health from model_versions where app = $1 and model = $2 and version = $3 for update', [app, model, version]);
+      if (!row) throw new ServerError('not_found', `model "${app}/${model}" has no version "${version}"; publish it first`);
+      await tx.query('update model_versions set health = $4 where app = $1 and model = $2 and version = $3', [app, model, version, policy === null ? null : JSON.stringify(policy)]);
+      await recordAudit(tx, { app, actor: who.actor, action: 'version.health', target: `${model}@${version}`, before: row.health, after: policy, requestId: who.requestId ?? null });
+      await bumpManifest(tx, app);
+      return describeVersion(tx, app, model, version);
+    });
+    this.#onChange(app);
+    return details;
   }
 
   /** The models of `app` as its manifest on `channel` lists them (control, variants, rollout). */

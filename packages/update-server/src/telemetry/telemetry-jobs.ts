@@ -5,7 +5,7 @@ import type { TelemetryConfigStore } from './config/config-store.js';
 import { narrowLatencyRanges } from './config/narrow-latency.js';
 import { releaseClosedWindows } from './releases/release-job.js';
 import type { ReportFloor } from './report-floor.js';
-import type { WindowStore } from './window-store.js';
+import { HOURLY, type WindowStore, type WindowTiming } from './window-store.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -28,13 +28,15 @@ export function reportIdRetentionMs(periodMs: number): number {
 }
 
 /** The telemetry jobs `createApp` registers (jobs/jobs.ts runs them). */
-export function telemetryJobs(deps: { db: Database; configs: TelemetryConfigStore; windows: WindowStore; floor: ReportFloor }): Job[] {
+export function telemetryJobs(deps: { db: Database; configs: TelemetryConfigStore; windows: WindowStore; floor: ReportFloor; timing?: WindowTiming }): Job[] {
+  const timing = deps.timing ?? HOURLY;
   return [
     {
-      // Hours close 2 min after they end; checking every minute releases each within a minute of closing.
+      // Hours close 2 min after they end; checking every minute releases each within a minute of
+      // closing (a demo's shorter windows: within a quarter window).
       name: TELEMETRY_JOBS.release,
-      everyMs: MINUTE,
-      run: (now) => releaseClosedWindows(deps.db, { now, minReports: deps.floor.minReports }),
+      everyMs: Math.min(MINUTE, timing.windowMs / 4),
+      run: (now) => releaseClosedWindows(deps.db, { now, minReports: deps.floor.minReports, timing }),
     },
     {
       name: TELEMETRY_JOBS.prune,

@@ -7,6 +7,15 @@ export const WINDOW_MS = 3_600_000;
 /** An hour is closed (released, never written again) this long after it ends. */
 export const GRACE_MS = 2 * 60_000;
 
+/** How reports are windowed: filed per window of arrival, a window closed `graceMs` after it ends. */
+export interface WindowTiming {
+  windowMs: number;
+  graceMs: number;
+}
+
+/** Hourly windows closed 2 minutes after they end: always, except on a local demo (telemetry/window-timing.ts). */
+export const HOURLY: WindowTiming = Object.freeze({ windowMs: WINDOW_MS, graceMs: GRACE_MS });
+
 export interface IngestResult {
   /** False when the report id was seen before: a replay changes nothing. */
   accepted: boolean;
@@ -39,10 +48,12 @@ interface Delta {
 export class WindowStore {
   readonly #db: Database;
   readonly #now: () => number;
+  readonly #timing: WindowTiming;
 
-  constructor(db: Database, options: { now?: () => number } = {}) {
+  constructor(db: Database, options: { now?: () => number; timing?: WindowTiming } = {}) {
     this.#db = db;
     this.#now = options.now ?? Date.now;
+    this.#timing = options.timing ?? HOURLY;
   }
 
   async write(items: readonly IngestItem[]): Promise<IngestResult[]> {
@@ -59,7 +70,7 @@ export class WindowStore {
       const deltas = new Map<string, Delta>();
       items.forEach((item, i) => {
         if (!results[i]!.accepted) return;
-        const windowStart = fileHour(item.arrivedAt, now);
+        const windowStart = fileHour(item.arrivedAt, now, this.#timing);
         const entries = item.report.models.length;
         item.report.models.forEach((entry, e) => {
           const key = cellKeyOf(item.report.app, entry);
@@ -82,13 +93,14 @@ export class WindowStore {
 }
 
 /**
- * The hour a report is filed in: the hour it arrived in (server clock, never anything the device
- * says), unless that hour closed while the report waited for its write; then the current hour, so a
- * closed (released) hour never changes.
+ * The hour (window) a report is filed in: the one it arrived in (server clock, never anything the
+ * device says), unless that window closed while the report waited for its write; then the current
+ * one, so a closed (released) window never changes.
  */
-export function fileHour(arrivedAt: number, now: number): number {
-  const arrived = Math.floor(arrivedAt / WINDOW_MS) * WINDOW_MS;
-  return arrived + WINDOW_MS + GRACE_MS <= now ? Math.floor(now / WINDOW_MS) * WINDOW_MS : arrived;
+export function fileHour(arrivedAt: number, now: number, timing: WindowTiming = HOURLY): number {
+  const { windowMs, graceMs } = timing;
+  const arrived = Math.floor(arrivedAt / windowMs) * windowMs;
+  return arrived + windowMs + graceMs <= now ? Math.floor(now / windowMs) * windowMs : arrived;
 }
 
 const ROW = 'app = $1 and model = $2 and version = $3 and backend = $4 and cohort = $5 and window_start = $6';

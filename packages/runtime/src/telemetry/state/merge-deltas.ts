@@ -46,14 +46,24 @@ export function mergeDeltas(state: TelemetryState, deltas: readonly StoredAccumu
  * The device runs `model` under `assignment` (its release and rollout step): the first time, or the
  * same as before, nothing changes; a new one drops the unfinished period's counts (every model's)
  * and starts a new period at `now`, so both arms of a rollout report aligned, equally long periods.
- * Ended periods are kept for sealing. Returns whether it restarted and where periods now start.
+ * Ended periods are kept for sealing. When storage has no periods yet they start at `firstStart`
+ * (default `now`): the tab passes the start it is already counting from, so counts it made before
+ * this transaction ran are not filed before the clock's start and dropped.
+ * Returns whether it restarted and where periods now start.
  */
-export function assignModel(state: TelemetryState, model: string, assignment: string, now: number, periodMs: number): { restarted: boolean; anchor: number } {
+export function assignModel(
+  state: TelemetryState,
+  model: string,
+  assignment: string,
+  now: number,
+  periodMs: number,
+  firstStart: number = now,
+): { restarted: boolean; anchor: number } {
   const previous = state.period.assignments[model];
   state.period.assignments[model] = assignment;
   if (state.period.start === null) {
-    state.period.start = now;
-    return { restarted: false, anchor: now };
+    state.period.start = firstStart;
+    return { restarted: false, anchor: firstStart };
   }
   if (previous === undefined || previous === assignment) return { restarted: false, anchor: state.period.start };
   const current = periodStartOf(state.period.start, periodMs, now);

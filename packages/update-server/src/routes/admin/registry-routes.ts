@@ -1,5 +1,5 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { modelFormatSchema } from '@edgeloop/protocol';
+import { healthPolicySchema, modelFormatSchema } from '@edgeloop/protocol';
 import { requireScope, type AuthEnv } from '../../auth/authorize.js';
 import { grants } from '../../auth/scopes.js';
 import { ServerError } from '../../errors.js';
@@ -9,7 +9,7 @@ import type { Registry } from '../../registry/registry.js';
 import { unknownApp } from '../../registry/registry.js';
 import { fileRoleSchema, idempotencyKeySchema, parseFileRole } from '../../registry/upload-options.js';
 import type { Database } from '../../db/database.js';
-import { appParams, errorResponses, json, modelParams, nameSchema, recordSchema, security, versionParams } from './common.js';
+import { appParams, errorResponses, json, jsonBody, modelParams, nameSchema, recordSchema, security, versionParams } from './common.js';
 
 const uploadQuery = z.strictObject({
   format: modelFormatSchema.default('onnx'),
@@ -60,6 +60,15 @@ const getVersion = createRoute({
   middleware: [requireScope('read')] as const, request: { params: versionParams }, responses: { 200: json(recordSchema, 'Version'), ...errorResponses },
 });
 
+/** Unknown fields are refused (a misspelt "p95ratio" would otherwise silently keep the default). */
+const healthBodySchema = z.strictObject(healthPolicySchema.shape);
+const setHealth = createRoute({
+  method: 'put', path: '/apps/{app}/models/{model}/versions/{version}/health',
+  summary: 'Set the health policy devices apply when trying this version (`{}`: the defaults)', security,
+  middleware: [requireScope('publish')] as const, request: { params: versionParams, ...jsonBody(healthBodySchema) },
+  responses: { 200: json(recordSchema, 'The version with its policy'), ...errorResponses },
+});
+
 function checkContentType(contentType: string | undefined): void {
   const type = contentType ?? 'application/octet-stream';
   if (!type.startsWith('application/octet-stream')) {
@@ -93,6 +102,13 @@ export function registryRoutes(api: OpenAPIHono<AuthEnv>, deps: { registry: Regi
     const [details] = await describeVersions(db, app, model, version);
     if (!details) throw new ServerError('not_found', `model "${app}/${model}" has no version "${version}"`);
     return c.json(details, 200);
+  });
+
+  api.openapi(setHealth, async (c) => {
+    const { app, model, version } = c.req.valid('param');
+    const policy = c.req.valid('json');
+    const empty = Object.keys(policy).length === 0;
+    return c.json(await registry.setHealth(app, model, version, empty ? null : policy, { actor: c.get('token').id, requestId: c.get('requestId') }), 200);
   });
 
   /** Both upload routes: the raw body streamed to the registry with the query's optional fields. */

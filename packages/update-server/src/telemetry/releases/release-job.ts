@@ -1,7 +1,7 @@
 import { ReleaseCell, type ReleaseCellJSON } from '@edgeloop/telemetry';
 import type { Database } from '../../db/database.js';
 import { cellKeyString, type CellKey } from '../cell-key.js';
-import { GRACE_MS, WINDOW_MS } from '../window-store.js';
+import { HOURLY, type WindowTiming } from '../window-store.js';
 
 /** Unreleased window rows older than this are dropped: they never reached the floor. */
 export const UNRELEASED_TTL_MS = 7 * 86_400_000;
@@ -39,9 +39,10 @@ interface WindowRow {
  * the rows under their row locks, and inserts each release in the same transaction that deletes
  * the rows it holds, so a second run finds nothing left to release.
  */
-export async function releaseClosedWindows(db: Database, options: { now: Date; minReports: number }): Promise<ReleaseRun> {
+export async function releaseClosedWindows(db: Database, options: { now: Date; minReports: number; timing?: WindowTiming }): Promise<ReleaseRun> {
   const now = options.now.getTime();
-  const closedFrom = new Date(now - GRACE_MS - WINDOW_MS); // window_start ≤ this: the hour ended ≥ grace ago
+  const { windowMs, graceMs } = options.timing ?? HOURLY;
+  const closedFrom = new Date(now - graceMs - windowMs); // window_start ≤ this: the window ended ≥ grace ago
   const expired = now - UNRELEASED_TTL_MS;
   return db.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1)', [RELEASE_LOCK]);
@@ -66,7 +67,7 @@ export async function releaseClosedWindows(db: Database, options: { now: Date; m
         const cell = new ReleaseCell();
         for (const row of group) cell.merge(ReleaseCell.fromJSON(row.cell));
         const from = group[0]!.window_start;
-        const to = new Date(group[group.length - 1]!.window_start.getTime() + WINDOW_MS);
+        const to = new Date(group[group.length - 1]!.window_start.getTime() + windowMs);
         await tx.query(
           `insert into telemetry_releases (app, model, version, backend, cohort, window_from, window_to, reports, cell, released_at)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
