@@ -22,6 +22,7 @@ import { normalQuantile } from './normal-quantile.js';
 
 const require = createRequire(import.meta.url);
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 /** The features the reference profile lists: two the devices declare, and a raw input element they never do. */
 export const PROFILE_FEATURES = { declared: ['x.mean', 'x.rms'], raw: 'x[300]' } as const;
@@ -74,6 +75,10 @@ export async function startAttackServer(options: AttackServerOptions = {}): Prom
     now: clock.now,
     host: '127.0.0.1',
     log: () => {},
+    // The database stamps a manifest's issue time with its own clock, the cache ages it on the
+    // server's: once the fake clock runs days ahead, a 24 h manifest would look expired at once
+    // and be re-issued on every poll (bench/loop does the same).
+    manifestTtlMs: 400 * DAY,
     ...(options.telemetry && { telemetry: options.telemetry }),
   });
   let server: ServerType | undefined;

@@ -28,9 +28,8 @@ export async function runAttackSuite(options: { floor: number; rawProfileDevices
   try {
     const outcomes = [...floor.outcomes];
     log(`view attacks done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
-    const sybil = await sybilFill(world, options.floor, floor.nextDevice);
-    outcomes.push(sybil.outcome);
-    const forged = await forgedParameters(world.server, sybil.nextDevice);
+    outcomes.push(await sybilFill(world, options.floor));
+    const forged = await forgedParameters(world.server, floor.nextDevice);
     outcomes.push(forged.outcome);
     log(`report attacks done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     outcomes.push(await deviceFlushes(world, RUNTIME_SOURCES));

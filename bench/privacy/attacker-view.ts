@@ -11,9 +11,10 @@ import { loopbackRequest } from './loopback-http.js';
 
 const HOUR = 3_600_000;
 const VIEWS = ['performance', 'cohorts', 'drift', 'drift?byCohort=true', 'releases'] as const;
+const PARALLEL = 8;
 const FILTERS = ['', 'model=vad', 'model=vad&version=5.0.0', 'model=vad&version=6.0.0', 'version=6.0.0'] as const;
 
-/** Normalized answers by request path. */
+/** Normalized answers by normalized request path. */
 export type Snapshot = Map<string, string>;
 
 /** A read-only token, created by the operator, as a dashboard (or a curious analyst) holds. */
@@ -48,15 +49,11 @@ export async function snapshot(server: AttackServer, reader: Record<string, stri
   for (const version of ['5.0.0', '6.0.0']) paths.push(`models/vad/versions/${version}/profile`);
   const answers: Snapshot = new Map();
   // A few requests at a time: the answers do not depend on their order.
-  const parallel = Number(process.env.SNAP_PARALLEL ?? 8);
-  for (let i = 0; i < paths.length; i += parallel) {
+  for (let i = 0; i < paths.length; i += PARALLEL) {
     await Promise.all(
-      paths.slice(i, i + parallel).map(async (path) => {
-        const t = Date.now();
-        if (process.env.TRACE) console.log('START', server.url, path);
-        const answer = await loopbackRequest(new URL(`v1/admin/apps/demo/${path}`, server.url), { headers: reader, timeoutMs: 20_000 }).catch((e) => { console.log('FAILED', path, String(e)); throw e; });
-        if (Date.now() - t > 2000) console.log('SLOW', path, Date.now() - t);
-        answers.set(path, `${answer.status} ${normalize(answer.body, server)}`);
+      paths.slice(i, i + PARALLEL).map(async (path) => {
+        const answer = await loopbackRequest(new URL(`v1/admin/apps/demo/${path}`, server.url), { headers: reader, timeoutMs: 20_000 });
+        answers.set(normalize(path, server), `${answer.status} ${normalize(answer.body, server)}`);
       }),
     );
   }
@@ -72,11 +69,17 @@ export function differences(a: Snapshot, b: Snapshot): string[] {
 }
 
 /**
- * Answers of two servers differ in what each server chose at random: the rollout id and salt, the
- * token ids. Replace those; everything else (release ids, times on the shared fake clock) must match.
+ * Answers (and paths) of two servers differ in what each server chose at random (the rollout id and
+ * salt, the publisher's token id) and in when each registry row was written (`createdAt` comes from
+ * the database's own clock). Replace those; everything else (release ids, times on the shared fake
+ * clock) must match.
  */
 function normalize(body: string, server: AttackServer): string {
-  return body.replaceAll(server.rollout, 'ROLLOUT').replace(/"salt":"[^"]*"/g, '"salt":"SALT"');
+  return body
+    .replaceAll(server.rollout, 'ROLLOUT')
+    .replace(/"salt":"[^"]*"/g, '"salt":"SALT"')
+    .replace(/tok_[0-9a-f]+/g, 'TOKEN')
+    .replace(/"createdAt":"[^"]*"/g, '"createdAt":"CREATED"');
 }
 
 function iso(ms: number): string {

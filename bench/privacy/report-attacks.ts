@@ -16,54 +16,72 @@ const DAY = 24 * HOUR;
 const ATTACKER_SOURCE = 200_000;
 
 /**
- * A victim reports alone into a fresh cell key; the attacker, from one source address, sends
- * floor − 1 made-up reports into the same key — first all at once, then one at a time, waiting as
- * long as the server's Retry-After asks (for up to 7 days, while the victim's row is carried
- * forward). Succeeds if a release of that key holds fewer than `floor` honest reports: the attacker
- * subtracts its own and isolates the rest.
+ * A victim reports alone into a fresh cell key; the attacker, from one source address, fills the
+ * key with made-up reports that declare the victim's period (back-dated into it, as the audit's
+ * attack did) until `floor` would be reached. Two attempts, each judged on the releases the server
+ * made when it ended:
+ * - burst: everything within the victim's hour, as fast as the server admits it (a batch, then one
+ *   report at a time until refused); the hour then closes;
+ * - patient: the rest one at a time, waiting as long as the server's Retry-After asks, while the
+ *   victim's row is carried forward (up to 7 days).
+ * An attempt succeeds if a release of that key holds fewer than `floor` honest reports: the attacker
+ * subtracts its own and isolates the rest (one noised device-day report).
  */
-export async function sybilFill(world: World, floor: number, firstDevice: number): Promise<{ outcome: AttackOutcome; nextDevice: number }> {
-  const log = new AttackLog('Sybil fill from one source: floor − 1 forged reports next to one victim (per-source limit)');
+export async function sybilFill(world: World, floor: number): Promise<AttackOutcome> {
+  const log = new AttackLog('Sybil fill from one source: floor − 1 made-up reports back-dated into a victim\'s period (per-source limit)');
   const { server, reader } = world;
   const key: DeviceKey = { version: '5.0.0', backend: 'webnn' };
-  let device = firstDevice;
   server.clock.set((Math.floor(server.clock.now() / HOUR) + 1.1) * HOUR);
+  const victimHour = Math.floor(server.clock.now() / HOUR) * HOUR;
   await sendHonest(server, 90_006, key);
-  const forged = (i: number): TelemetryReport => ({ ...honestReport(server, 300_000 + i, key), reportId: deterministicUuid(300_000 + i) });
+  const victimPeriod = honestReport(server, 90_006, key).period;
+  const forged = (i: number): TelemetryReport => ({ ...honestReport(server, 300_000 + i, key), period: victimPeriod, reportId: deterministicUuid(300_000 + i) });
   const admittedAt: number[] = [];
-  // All at once, as one batch: the per-source limit admits a batch whole or not at all.
-  const batch = await postReports(server, ATTACKER_SOURCE, Array.from({ length: floor - 1 }, (_, i) => forged(i)));
-  if (batch.status === 202) for (let i = 0; i < floor - 1; i++) admittedAt.push(server.clock.now());
-  log.note(`a batch of ${floor - 1} forged reports from one address: ${batch.status}`);
-  // Then one at a time, patiently: as the server's Retry-After says, for as long as the victim waits.
-  const deadline = server.clock.now() + 7 * DAY - 2 * HOUR;
+  const wanted = floor - 1;
   let refusals = 0;
-  for (let i = admittedAt.length; i < floor - 1 && server.clock.now() < deadline; ) {
-    const answer = await postReports(server, ATTACKER_SOURCE, forged(i));
+  /** Sends forged report `admittedAt.length`; true if admitted, false on 429 (with the wait it asked for). */
+  const sendOne = async (): Promise<{ admitted: true } | { admitted: false; waitMs: number }> => {
+    const answer = await postReports(server, ATTACKER_SOURCE, forged(admittedAt.length));
     if (answer.status === 202) {
       admittedAt.push(server.clock.now());
-      i++;
-      continue;
+      return { admitted: true };
     }
     if (answer.status !== 429) throw new Error(`a valid forged report was refused with ${answer.status}: ${answer.body}`);
     refusals += 1;
-    server.clock.advance(Number(answer.headers['retry-after'] ?? 60) * 1000);
+    return { admitted: false, waitMs: Number(answer.headers['retry-after'] ?? 60) * 1000 };
+  };
+  const judge = async (attempt: string) => {
+    await server.runJobs();
+    const releases = (await releasesOf(server, reader)).filter((r) => r.version === key.version && r.backend === key.backend && r.cohort === null);
+    const leaks = releases.flatMap((release) => {
+      const forgedIn = admittedAt.filter((t) => t >= Date.parse(release.windowFrom) && t < Date.parse(release.windowTo)).length;
+      const honest = release.reports - forgedIn;
+      return honest > 0 && honest < floor ? [`${attempt}: release [${release.windowFrom}, ${release.windowTo}) of ${key.version}/${key.backend} holds ${release.reports} reports, ${forgedIn} forged: ${honest} honest report(s) isolated`] : [];
+    });
+    log.attempt(leaks.length === 0 ? null : leaks.join('; '));
+    log.note(`${attempt}: ${admittedAt.length} of ${wanted} forged reports admitted from one address, ${refusals} refused (429), ${formatSpan(admittedAt)}; ${releases.length} release(s) of the key`);
+  };
+
+  // Burst: a batch (the per-source limit admits a batch whole or not at all), then one at a time until refused, all in the victim's hour.
+  if (wanted > 0) {
+    const batch = await postReports(server, ATTACKER_SOURCE, Array.from({ length: wanted }, (_, i) => forged(i)));
+    if (batch.status === 202) for (let i = 0; i < wanted; i++) admittedAt.push(server.clock.now());
+    else refusals += 1;
   }
-  log.note(`${admittedAt.length} of ${floor - 1} forged reports admitted from one address, ${refusals} refusals (429), ${formatSpan(admittedAt)}`);
-  // Let every hour involved close and be released.
+  while (admittedAt.length < wanted && (await sendOne()).admitted);
+  server.clock.set(victimHour + HOUR + 5 * 60_000);
+  await judge('burst within the victim\'s hour');
+
+  // Patient: as the server's Retry-After says, for as long as the victim's row waits.
+  const deadline = victimHour + 7 * DAY - 2 * HOUR;
+  while (admittedAt.length < wanted && server.clock.now() < deadline) {
+    const sent = await sendOne();
+    if (!sent.admitted) server.clock.advance(sent.waitMs);
+  }
+  // Let every hour involved close.
   server.clock.advance(2 * HOUR);
-  await server.runJobs();
-  const releases = (await releasesOf(server, reader)).filter((r) => r.version === key.version && r.backend === key.backend && r.cohort === null);
-  if (releases.length === 0) log.attempt(null);
-  for (const release of releases) {
-    const from = Date.parse(release.windowFrom);
-    const to = Date.parse(release.windowTo);
-    const forgedIn = admittedAt.filter((t) => t >= from && t < to).length;
-    const honest = release.reports - forgedIn;
-    log.attempt(honest > 0 && honest < floor ? `release [${release.windowFrom}, ${release.windowTo}) of ${key.version}/${key.backend}: ${release.reports} reports, ${forgedIn} of them forged by the attacker: ${honest} honest report(s) isolated` : null);
-  }
-  void device;
-  return { outcome: log.outcome, nextDevice: device };
+  await judge('patient, following Retry-After');
+  return log.outcome;
 }
 
 function formatSpan(times: readonly number[]): string {

@@ -89,15 +89,20 @@ export async function startRuntimeDevice(server: AttackServer, options: { source
         host.failing = false;
       },
       async dispose() {
-        runtime.dispose();
-        await rm(dir, { recursive: true, force: true });
+        await runtime.dispose();
+        await removeDir(dir);
       },
     };
   } catch (error) {
-    runtime.dispose();
-    await rm(dir, { recursive: true, force: true });
+    await runtime.dispose();
+    await removeDir(dir);
     throw error;
   }
+}
+
+/** The collector's last merge is written after `dispose()` resolves (it stores, never sends): retry until it is done. */
+function removeDir(dir: string): Promise<void> {
+  return rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 }
 
 /**
