@@ -18,7 +18,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           environment: 'node',
-          include: ['packages/*/src/**/*.test.ts', 'demo/src/**/*.test.ts'],
+          include: ['packages/*/src/**/*.test.ts', 'demo/src/**/*.test.ts', 'bench/**/*.test.ts'],
           testTimeout: 30_000,
           // Opening PGlite and migrating takes 1–5 s on a quiet 2-core machine, far more when it is busy.
           hookTimeout: 60_000,

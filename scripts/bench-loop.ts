@@ -20,6 +20,7 @@ import { openHealthPage, serveHealthPage } from '../e2e/support/health-site.js';
 import { measureRevertTiming, type RevertTiming } from '../e2e/support/revert-timing.js';
 import { startTestServer } from '../e2e/support/update-server.js';
 import { SCENARIOS, type ScenarioName } from '../bench/loop/scenarios.js';
+import { clopperPearsonUpper } from '../bench/stats/clopper-pearson.js';
 import type { LoopReply, LoopTask } from '../bench/loop/worker.js';
 
 const quick = process.argv.includes('--quick');
@@ -224,27 +225,4 @@ async function measureDeviceRevert(runs: number): Promise<RevertTiming> {
     await site.close();
     await updates.dispose();
   }
-}
-
-/** One-sided upper confidence bound of a binomial proportion (Clopper–Pearson): P(Bin(n, p) ≤ x) = 1 − level. */
-function clopperPearsonUpper(x: number, n: number, level: number): number {
-  if (n === 0) return 1;
-  if (x >= n) return 1;
-  const cdf = (p: number) => {
-    let total = 0;
-    let logTerm = n * Math.log1p(-p); // k = 0
-    for (let k = 0; k <= x; k++) {
-      total += Math.exp(logTerm);
-      logTerm += Math.log((n - k) / (k + 1)) + Math.log(p) - Math.log1p(-p);
-    }
-    return total;
-  };
-  let lo = x / n;
-  let hi = 1;
-  for (let it = 0; it < 100; it++) {
-    const mid = (lo + hi) / 2;
-    if (cdf(mid) > 1 - level) lo = mid;
-    else hi = mid;
-  }
-  return hi;
 }
