@@ -1,5 +1,5 @@
 /**
- * `npm run bench:loop [-- --quick] [-- --workers N]`: the fleet simulator (bench/loop) drives the
+ * `npm run bench:loop [-- --quick] [-- --workers=N] [-- --aa=N] [-- --fraction=F]`: the fleet simulator (bench/loop) drives the
  * real update server through complete gated rollouts (steps 1, 5, 25, 50, 100) and measures what
  * the gate does: false rollbacks in A/A, detection of regressions by the end of the 5 % step, the
  * share of the fleet exposed, the agreement of the server with the pure decision function, the
@@ -26,6 +26,16 @@ import type { LoopReply, LoopTask } from '../bench/loop/worker.js';
 const quick = process.argv.includes('--quick');
 const workersArg = process.argv.find((a) => a.startsWith('--workers='));
 const WORKERS = workersArg ? Number(workersArg.slice(10)) : Math.max(1, Math.min(2, availableParallelism()));
+/** `--aa=N`: A/A rollouts at 200,000 devices (full default 1,000, the least the metric's bound is defined over). */
+const aaArg = process.argv.find((a) => a.startsWith('--aa='));
+const AA_RUNS = aaArg ? Number(aaArg.slice(5)) : 1000;
+if (!Number.isSafeInteger(AA_RUNS) || AA_RUNS < 1) throw new Error(`--aa takes a positive whole number of rollouts, got ${aaArg}`);
+/** A rollout whose worker has not answered after this long is recorded as failed and its worker replaced. */
+const TASK_TIMEOUT_MS = 5 * 60_000;
+/** `--fraction=F`: every batch of the full plan runs F × its rollouts (at least one); for a shorter full-plan run. */
+const fractionArg = process.argv.find((a) => a.startsWith('--fraction='));
+const FRACTION = fractionArg ? Number(fractionArg.slice(11)) : 1;
+if (!(FRACTION > 0 && FRACTION <= 1)) throw new Error(`--fraction takes a number in (0, 1], got ${fractionArg}`);
 const FLEET = 200_000;
 
 interface Batch {
@@ -44,7 +54,7 @@ const plan: Batch[] = quick
       { label: 'http:crash_loop', scenario: 'crash_loop', size: 50_000, runs: 1, via: 'http' },
     ]
   : [
-      { label: 'aa', scenario: 'aa', size: FLEET, runs: 1000, via: 'releases' },
+      { label: 'aa', scenario: 'aa', size: FLEET, runs: AA_RUNS, via: 'releases' },
       { label: 'errors_plus50pct', scenario: 'errors_plus50pct', size: FLEET, runs: 100, via: 'releases' },
       { label: 'p95_plus20pct', scenario: 'p95_plus20pct', size: FLEET, runs: 100, via: 'releases' },
       ...REGRESSIONS.filter((s) => s !== 'errors_plus50pct' && s !== 'p95_plus20pct').map((scenario) => ({ label: scenario, scenario, size: FLEET, runs: 40, via: 'releases' as const })),
@@ -69,7 +79,8 @@ const results = new Map<string, RunResult[]>(plan.map((b) => [b.label, []]));
 const tasks: Array<LoopTask & { label: string }> = [];
 let id = 0;
 for (const batch of plan) {
-  for (let r = 0; r < batch.runs; r++) tasks.push({ id: id++, label: batch.label, scenario: batch.scenario, size: batch.size, seed: 1000 + r, via: batch.via });
+  const runs = quick || batch.label === 'aa' ? batch.runs : Math.max(1, Math.round(batch.runs * FRACTION));
+  for (let r = 0; r < runs; r++) tasks.push({ id: id++, label: batch.label, scenario: batch.scenario, size: batch.size, seed: 1000 + r, via: batch.via });
 }
 // Longest first, so the pool ends together.
 const cost = (t: LoopTask) => t.size * (t.scenario === 'aa' ? 5 : 1) * (t.via === 'http' ? 4 : 1);
@@ -78,25 +89,42 @@ const labelOf = new Map(tasks.map((t) => [t.id, t.label]));
 let done = 0;
 const failures: string[] = [];
 
+async function startWorker(): Promise<Worker> {
+  const worker = new Worker(new URL('../bench/loop/worker-entry.mjs', import.meta.url));
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', () => resolve());
+    worker.once('error', reject);
+  });
+  return worker;
+}
+
 await Promise.all(
   Array.from({ length: WORKERS }, async () => {
-    const worker = new Worker(new URL('../bench/loop/worker-entry.mjs', import.meta.url));
-    await new Promise<void>((resolve, reject) => {
-      worker.once('message', () => resolve());
-      worker.once('error', reject);
-    });
+    let worker = await startWorker();
     for (let task = tasks.shift(); task !== undefined; task = tasks.shift()) {
       const { label, ...message } = task;
+      const started = Date.now();
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const reply = await new Promise<LoopReply>((resolve, reject) => {
         worker.once('message', resolve);
         worker.once('error', reject);
+        timer = setTimeout(() => resolve({ id: task.id, error: `no answer after ${TASK_TIMEOUT_MS / 1000} s (worker replaced)` }), TASK_TIMEOUT_MS);
         worker.postMessage(message);
       });
+      clearTimeout(timer);
       worker.removeAllListeners('error');
+      worker.removeAllListeners('message');
+      if ('error' in reply && Date.now() - started >= TASK_TIMEOUT_MS) {
+        await worker.terminate();
+        worker = await startWorker();
+      }
       if ('error' in reply) failures.push(`${labelOf.get(reply.id)} seed ${task.seed}: ${reply.error}`);
       else results.get(label)!.push(reply.result);
       done += 1;
-      if (quick || done % 25 === 0 || tasks.length === 0) process.stdout.write(`  ${done} rollouts done (${label}: ${'error' in reply ? 'failed' : reply.result.outcome}), ${Math.round((Date.now() - t0) / 1000)} s\n`);
+      const seconds = (Date.now() - started) / 1000;
+      if (quick || done % 25 === 0 || tasks.length === 0 || seconds > 60) {
+        process.stdout.write(`  ${done} rollouts done (${label} seed ${task.seed}: ${'error' in reply ? 'failed' : reply.result.outcome}, ${seconds.toFixed(1)} s), ${Math.round((Date.now() - t0) / 1000)} s\n`);
+      }
     }
     await new Promise((resolve) => {
       worker.once('message', resolve);
@@ -184,6 +212,7 @@ const scenarios = Object.fromEntries(
 );
 const info = {
   quick,
+  fraction: FRACTION,
   fleet: FLEET,
   workers: WORKERS,
   wall_s: Math.round((Date.now() - t0) / 1000),
